@@ -1,0 +1,3 @@
+from dndtune.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The headless face of dndtune: argparse subcommands over the pipeline API."""

@@ -1,0 +1,1 @@
+"""Markdown scenarios: parse, validate, load, format, index."""
