@@ -1,0 +1,331 @@
+"""The recipe: one YAML file that says which model to tune, on what data, how, and for which target.
+
+Every field carries a ``description`` so ``docs/recipes.md`` and ``--help``-style listings are
+generated from this file alone. Cross-field rules raise :func:`field_error`, which names the
+offending field so the loader can point at its YAML line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+PROFILE_NAMES = ("gemma-3-270m", "gemma-3-1b", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen3-0.6b", "qwen3-1.7b")
+"""Profiles shipped in :mod:`dndtune.models.profiles` (kept here so the schema imports nothing heavy)."""
+
+QUANT_TYPES = (
+    "F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
+    "Q4_1", "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K",
+)
+"""GGUF file types llama.cpp's ``llama-quantize`` accepts by name (the ones a ladder may list)."""
+
+LR_SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
+
+_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """A cross-field validation error that names ``field`` (dotted, relative to the model raising it).
+
+    Pydantic reports model-level errors at the model's own location; the loader reads
+    ``ctx["field"]`` to descend to the key the user has to change.
+    """
+    return PydanticCustomError("field_error", message, {"field": field})
+
+
+def parse_size(value: Any) -> int:
+    """``"2GB"`` -> 2_000_000_000, ``"1.5 GiB"`` -> 1_610_612_736, ints pass through (bytes).
+
+    Decimal units are powers of 1000 and binary units powers of 1024, as on the labels of app
+    stores and phones (a "2 GB" limit means 2e9 bytes).
+    """
+    if isinstance(value, bool):
+        raise PydanticCustomError("size", "must be a size such as 2GB, 1.5 GiB or a number of bytes")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match and match.group(2).lower() in _UNITS:
+            return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    raise PydanticCustomError(
+        "size", "must be a size such as 2GB, 1.5 GiB or a number of bytes (got {got!r})", {"got": value}
+    )
+
+
+def format_size(n_bytes: int) -> str:
+    """Human form used in plans and reports (decimal units, matching :func:`parse_size`)."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.2f} {unit}"
+    return f"{n_bytes} B"
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, coerce_numbers_to_str=True)
+
+
+class BaseModelSection(_Section):
+    profile: str | None = Field(
+        default=None,
+        description="Model profile: chat template, tool-call format, LoRA targets, memory figures. "
+        f"One of {', '.join(PROFILE_NAMES)}. May be left out when name_or_path points at a "
+        "Gemma 2/3 or Qwen 2/2.5/3 model (the family is read from its config).",
+    )
+    name_or_path: str | None = Field(
+        default=None,
+        description="Hugging Face id or local folder of the base model; overrides the profile's default id.",
+    )
+    load_in_4bit: bool = Field(
+        default=False,
+        description="Load the base weights in 4-bit (QLoRA). Needs CUDA and bitsandbytes; the doctor checks.",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="Precision of the loaded weights; auto picks bfloat16 where the device supports it, "
+        "else float32 (float16 on older GPUs).",
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROFILE_NAMES:
+            raise PydanticCustomError("unknown_profile", "unknown profile {got!r}; known: {known}",
+                                      {"got": value, "known": ", ".join(PROFILE_NAMES)})
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_load(self) -> BaseModelSection:
+        if self.profile is None and not self.name_or_path:
+            raise field_error("profile", "set base_model.profile or base_model.name_or_path")
+        return self
+
+
+class AugmentSection(_Section):
+    enabled: bool = Field(default=True, description="Add augmented copies of each training conversation.")
+    copies: int = Field(default=2, ge=0, le=50, description="Augmented copies per original conversation.")
+    seed: int = Field(default=0, description="Seed for the augmentation choices (same seed, same dataset).")
+    names: bool = Field(default=True, description="Swap character and NPC names consistently.")
+    settings: bool = Field(default=True, description="Swap places and setting words consistently.")
+    dice: bool = Field(
+        default=True,
+        description="Vary dice results (and the DM's outcome narration with them).",
+    )
+    dialogue: bool = Field(default=True, description="Vary player phrasing with paraphrase templates.")
+
+
+class DataSection(_Section):
+    scenarios_dir: Path = Field(
+        default=Path("training-data"),
+        description="Folder of Markdown scenarios (relative paths are taken from the current directory).",
+    )
+    categories: dict[str, float] = Field(
+        default_factory=dict,
+        description="Sampling weight per scenario category (sub-folder); empty means all categories equally.",
+    )
+    max_per_category: int | None = Field(
+        default=None, ge=1, description="Cap on conversations taken from one category (none = no cap)."
+    )
+    augment: AugmentSection = Field(default_factory=AugmentSection, description="Data augmentation.")
+    eval_fraction: float = Field(
+        default=0.15, ge=0.0, le=0.5,
+        description="Share of scenarios held out for evaluation (split by scenario, never by turn).",
+    )
+    split_seed: int = Field(default=0, description="Seed of the train/eval split.")
+    max_seq_length: int = Field(
+        default=1024, ge=64, le=131072,
+        description="Longest tokenized conversation trained on; longer ones are truncated. "
+        "Activation memory grows with it.",
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if weight < 0:
+                raise PydanticCustomError("weight", "weight of category {name!r} must be >= 0",
+                                          {"name": name})
+        if value and not any(w > 0 for w in value.values()):
+            raise PydanticCustomError("weight", "at least one category weight must be > 0")
+        return value
+
+
+class LoraSection(_Section):
+    r: int = Field(
+        default=16, ge=1, le=1024,
+        description="LoRA rank (adapter size); 8-32 suits small models.",
+    )
+    alpha: int = Field(
+        default=32, gt=0,
+        description="LoRA scaling numerator; the update is scaled by alpha / r.",
+    )
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
+    target_modules: list[str] | Literal["profile"] = Field(
+        default="profile",
+        description='Module names that get adapters; "profile" uses the model profile\'s list '
+        "(all attention and MLP projections).",
+    )
+
+    @field_validator("target_modules")
+    @classmethod
+    def _non_empty(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list) and not value:
+            raise PydanticCustomError("empty", 'must list at least one module (or be "profile")')
+        return value
+
+
+class TrainSection(_Section):
+    epochs: float = Field(
+        default=3, gt=0,
+        description="Passes over the training set (ignored when max_steps is set).",
+    )
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
+    )
+    lr: float = Field(default=2e-4, gt=0, lt=1, description="Peak learning rate.")
+    lr_scheduler: str = Field(default="cosine", description=f"Schedule: {', '.join(LR_SCHEDULERS)}.")
+    warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0, description="Share of steps spent warming up.")
+    batch_size: int = Field(default=1, ge=1, description="Conversations per device step.")
+    grad_accum: int = Field(
+        default=4, ge=1, description="Steps accumulated per optimizer step "
+        "(effective batch = batch_size x grad_accum)."
+    )
+    seed: int = Field(default=42, description="Seed for model init, data order and dropout.")
+    save_steps: int = Field(
+        default=50, ge=1,
+        description="Checkpoint every N optimizer steps (resume restarts from the last).",
+    )
+    eval_steps: int = Field(
+        default=25, ge=1,
+        description="Evaluate on the held-out split every N optimizer steps.",
+    )
+    logging_steps: int = Field(
+        default=1, ge=1,
+        description="Report loss and learning rate every N optimizer steps.",
+    )
+    early_stopping_patience: int | None = Field(
+        default=3, ge=1,
+        description="Stop after this many evaluations without improvement (none = never stop early).",
+    )
+    gradient_checkpointing: bool = Field(
+        default=True, description="Recompute activations in the backward pass: less memory, ~30 % slower."
+    )
+    engine: Literal["auto", "unsloth", "trl"] = Field(
+        default="auto",
+        description="Training engine: auto picks Unsloth when it is importable and safe here, "
+        "else TRL + PEFT.",
+    )
+    save_total_limit: int = Field(
+        default=3, ge=1,
+        description="Checkpoints kept on disk (oldest removed first).",
+    )
+    weight_decay: float = Field(default=0.0, ge=0.0, description="AdamW weight decay.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epochs_or_steps(cls, data: Any) -> Any:
+        # epochs stays a float for the engine; a null is only accepted when max_steps takes over.
+        if isinstance(data, dict) and "epochs" in data and data["epochs"] is None:
+            if data.get("max_steps") is None:
+                raise field_error("epochs", "set train.epochs or train.max_steps (both are empty)")
+            data = {k: v for k, v in data.items() if k != "epochs"}
+        return data
+
+    @field_validator("lr_scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        if value not in LR_SCHEDULERS:
+            raise PydanticCustomError("scheduler", "unknown schedule {got!r}; known: {known}",
+                                      {"got": value, "known": ", ".join(LR_SCHEDULERS)})
+        return value
+
+    @model_validator(mode="after")
+    def _checkpoints_line_up(self) -> TrainSection:
+        # Early stopping reloads the best checkpoint, which transformers only allows when every
+        # save lands on an evaluation.
+        if self.early_stopping_patience is not None and self.save_steps % self.eval_steps != 0:
+            raise field_error(
+                "save_steps",
+                f"must be a multiple of eval_steps ({self.eval_steps}) when early_stopping_patience is set",
+            )
+        return self
+
+
+class TargetSection(_Section):
+    kind: Literal["mobile", "desktop"] = Field(default="mobile", description="Where the exported model runs.")
+    size_limit: ByteSize = Field(
+        default=2 * 10**9,
+        description='Largest GGUF file accepted, e.g. "2GB", "1.5 GiB" or bytes; export walks the '
+        "quant ladder until a file fits.",
+    )
+    quant_ladder: list[str] = Field(
+        default_factory=lambda: ["Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0"],
+        description="GGUF quantizations tried in order (best quality first); "
+        "the first that fits size_limit wins.",
+    )
+
+    @field_validator("size_limit")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise PydanticCustomError("size", "must be > 0")
+        return value
+
+    @field_validator("quant_ladder")
+    @classmethod
+    def _known_quants(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise PydanticCustomError("empty", "must list at least one quantization")
+        normalized = [q.upper() for q in value]
+        for q in normalized:
+            if q not in QUANT_TYPES:
+                raise PydanticCustomError("quant", "unknown quantization {got!r}; known: {known}",
+                                          {"got": q, "known": ", ".join(QUANT_TYPES)})
+        return normalized
+
+
+class OutputSection(_Section):
+    run_name: str = Field(
+        default="run", min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Name of the run (letters, digits, . _ -); run folders are named after it.",
+    )
+    dir: Path = Field(default=Path("training-output"), description="Where runs, checkpoints and exports go.")
+
+
+class Recipe(_Section):
+    """A whole training recipe; ``recipes/*.yaml`` files validate into this."""
+
+    base_model: BaseModelSection = Field(description="Which model to fine-tune and how to load it.")
+    data: DataSection = Field(default_factory=DataSection, description="Scenarios, augmentation and split.")
+    lora: LoraSection = Field(default_factory=LoraSection, description="LoRA adapter shape.")
+    train: TrainSection = Field(default_factory=TrainSection, description="Optimization and checkpointing.")
+    target: TargetSection = Field(default_factory=TargetSection, description="Export target and size budget.")
+    output: OutputSection = Field(default_factory=OutputSection, description="Run name and output folder.")
+    source_path: Path | None = Field(
+        default=None, exclude=True,
+        description="File the recipe was loaded from (set by the loader, never written back).",
+    )
+
+    @model_validator(mode="after")
+    def _eval_needed(self) -> Recipe:
+        if self.train.early_stopping_patience is not None and self.data.eval_fraction == 0:
+            raise field_error("train.early_stopping_patience",
+                              "needs held-out data: set data.eval_fraction > 0 "
+                              "or early_stopping_patience: null")
+        return self
+
+    def effective_batch(self) -> int:
+        return self.train.batch_size * self.train.grad_accum
