@@ -1,1 +1,1 @@
-"""Recipes: the typed YAML that configures a run (schema), how it is loaded (loader), what it will do (plan)."""
+"""Recipes: the typed YAML that configures a run (schema), how it loads (loader), what it will do (plan)."""

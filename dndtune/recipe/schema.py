@@ -59,7 +59,7 @@ def parse_size(value: Any) -> int:
         if match and match.group(2).lower() in _UNITS:
             return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
     raise PydanticCustomError(
-        "size", "must be a size such as 2GB, 1.5 GiB or a number of bytes (got {got!r})", {"got": value}
+        "size", "must be a size such as 2GB, 1.5 GiB or a number of bytes (got {got})", {"got": repr(value)}
     )
 
 
@@ -103,8 +103,8 @@ class BaseModelSection(_Section):
     @classmethod
     def _known_profile(cls, value: str | None) -> str | None:
         if value is not None and value not in PROFILE_NAMES:
-            raise PydanticCustomError("unknown_profile", "unknown profile {got!r}; known: {known}",
-                                      {"got": value, "known": ", ".join(PROFILE_NAMES)})
+            raise PydanticCustomError("unknown_profile", "unknown profile {got}; known: {known}",
+                                      {"got": repr(value), "known": ", ".join(PROFILE_NAMES)})
         return value
 
     @model_validator(mode="after")
@@ -156,8 +156,8 @@ class DataSection(_Section):
     def _weights(cls, value: dict[str, float]) -> dict[str, float]:
         for name, weight in value.items():
             if weight < 0:
-                raise PydanticCustomError("weight", "weight of category {name!r} must be >= 0",
-                                          {"name": name})
+                raise PydanticCustomError("weight", "weight of category {name} must be >= 0",
+                                          {"name": repr(name)})
         if value and not any(w > 0 for w in value.values()):
             raise PydanticCustomError("weight", "at least one category weight must be > 0")
         return value
@@ -248,8 +248,8 @@ class TrainSection(_Section):
     @classmethod
     def _known_scheduler(cls, value: str) -> str:
         if value not in LR_SCHEDULERS:
-            raise PydanticCustomError("scheduler", "unknown schedule {got!r}; known: {known}",
-                                      {"got": value, "known": ", ".join(LR_SCHEDULERS)})
+            raise PydanticCustomError("scheduler", "unknown schedule {got}; known: {known}",
+                                      {"got": repr(value), "known": ", ".join(LR_SCHEDULERS)})
         return value
 
     @model_validator(mode="after")
@@ -292,8 +292,8 @@ class TargetSection(_Section):
         normalized = [q.upper() for q in value]
         for q in normalized:
             if q not in QUANT_TYPES:
-                raise PydanticCustomError("quant", "unknown quantization {got!r}; known: {known}",
-                                          {"got": q, "known": ", ".join(QUANT_TYPES)})
+                raise PydanticCustomError("quant", "unknown quantization {got}; known: {known}",
+                                          {"got": repr(q), "known": ", ".join(QUANT_TYPES)})
         return normalized
 
 
