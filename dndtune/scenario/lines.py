@@ -203,8 +203,11 @@ def parse_result_line(text: str, line: int) -> tuple[RollResult | None, str | No
         faces = tuple(int(n) for _, n in face_terms)
         written_mod = sum(int(n) * (-1 if sign == "-" else 1) for sign, n in mod_terms)
         if written_mod != dice.modifier:
-            return None, (f"modifier {written_mod:+d} in '{chain[1]}' does not match the "
-                          f"{dice.modifier:+d} of {dice}")
+            if len(mod_terms) > 1 or (len(mod_terms) == 1) == bool(dice.modifier):
+                return None, (f"modifier {written_mod:+d} in '{chain[1]}' does not match the "
+                              f"{dice.modifier:+d} of {dice}")
+            shape = "+".join(["<face>"] * dice.count) + (f"{dice.modifier:+d}" if dice.modifier else "")
+            return None, f"'{chain[1]}' should be {dice.count} die face(s) then the modifier: write '{shape}'"
     elif len(chain) > 3:
         return None, f"too many '=' in roll result (write '{dice} = <faces> = <total>')"
     result = RollResult(

@@ -164,6 +164,9 @@ def _parse_turns(doc: Document, out: _Collector) -> tuple[list[Turn], set[int]]:
         body = section.text()
         if not body.strip():
             out.error(section.line, f"empty {CANONICAL_HEADERS[section.kind]} section")
+            # Kept as a turn so the order rules do not report a second, derived problem.
+            turns.append(Turn(role=role, text="", line=section.line, body_line=section.line))
+            incomplete.add(len(turns) - 1)
             continue
         first = section.first_content_line()
         text = body.strip()

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from dndtune.scenario.diagnostics import Diagnostic, Severity
 from dndtune.scenario.dice import outcome_for
-from dndtune.scenario.models import RollRequest, RollResult, Scenario, Turn, TurnRole
+from dndtune.scenario.models import Outcome, RollRequest, RollResult, Scenario, Turn, TurnRole
 from dndtune.scenario.skills import SKILLS, suggest_skill
 
 HEADER = {TurnRole.USER: "User", TurnRole.DM: "DM", TurnRole.TOOLCALL: "TOOLCALL"}
@@ -94,8 +94,10 @@ def _check_result(r: RollResult, out: _Out) -> None:
     if r.target_value is not None and r.outcome is not None:
         expected_outcome = outcome_for(r.total, r.target_value)
         if r.outcome is not expected_outcome:
-            out.error(r.line, f"{r.total} vs {r.target_kind} {r.target_value} is a {expected_outcome.value}, "
-                              f"not a {r.outcome.value}")
+            words = {Outcome.SUCCESS: "hit", Outcome.FAILURE: "miss"} if r.target_kind == "AC" else {
+                Outcome.SUCCESS: "success", Outcome.FAILURE: "failure"}
+            out.error(r.line, f"{r.total} vs {r.target_kind} {r.target_value} is a {words[expected_outcome]}, "
+                              f"not a {words[r.outcome]}")
 
 
 def _same_character(request: RollRequest, result: RollResult) -> bool:

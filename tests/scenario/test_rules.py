@@ -84,7 +84,7 @@ def test_good_file_has_no_problems() -> None:
         ("17+1 = 18", "17+2 = 19",
          "s.md:19: error: modifier +2 in '17+2' does not match the +1 of 1d20+1"),
         ("= 18\n", "= 18 vs DC 19: success\n", "s.md:19: error: 18 vs DC 19 is a failure, not a success"),
-        ("= 18\n", "= 18 vs AC 12: miss\n", "s.md:19: error: 18 vs AC 12 is a success, not a failure"),
+        ("= 18\n", "= 18 vs AC 12: miss\n", "s.md:19: error: 18 vs AC 12 is a hit, not a miss"),
         ("= 18\n", "= 18: success\n", "s.md:19: error: outcome 'success' needs a target: write 'vs DC 15: success'"),
         ("roll: perception (Thorin) = 1d20+1 = 17+1 = 18", "roll: stealth (Thorin) = 1d20+1 = 17+1 = 18",
          "s.md:19: error: TOOLCALL rolls 'stealth' but the DM asked for 'perception' (line 16)"),
@@ -97,6 +97,8 @@ def test_good_file_has_no_problems() -> None:
          "s.md:19: error: '1q20' is not a dice expression (write NdM+K, e.g. 1d20+3 or 2d6)"),
         ("1d20+1 = 17+1 = 18", "1d20+1 = 25", "s.md:19: error: total 25 is impossible for 1d20+1 (range 2-21)"),
         ("1d20+1 = 17+1 = 18", "2d6 = 4 = 4", "s.md:19: error: 2d6 rolls 2 dice but '4' shows 1 value(s)"),
+        ("1d20+1 = 17+1 = 18", "2d6+3 = 4+3 = 7",
+         "s.md:19: error: '4+3' should be 2 die face(s) then the modifier: write '<face>+<face>+3'"),
     ],
 )
 def test_rule(old: str, new: str, expected: str) -> None:
@@ -120,6 +122,11 @@ def test_toolcall_first() -> None:
                         "[roll: perception (Thorin)]\n\n", "")
     assert ("s.md:12: error: TOOLCALL without a preceding roll request: a DM turn with '[roll: skill]' must come "
             "first") in messages(text)
+
+
+def test_empty_section_is_reported_once() -> None:
+    text = GOOD.replace("Thorin scans the treeline.\n", "")
+    assert messages(text) == ["s.md:12: error: empty User section"]
 
 
 def test_two_user_turns() -> None:
