@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from dndtune.dataset import pools
-from dndtune.dataset.wordswap import WordSwap, contains_word
+from dndtune.dataset.wordswap import WordSwap, contains_word, words_of
 from dndtune.scenario.diagnostics import Diagnostic
 from dndtune.scenario.dice import outcome_for, roll_dice
 from dndtune.scenario.lines import format_result
@@ -164,8 +164,8 @@ def all_text(scenario: Scenario) -> str:
 
 def _unused(pool: Iterable[str], text: str, taken: set[str]) -> list[str]:
     """Pool entries that appear nowhere in ``text`` (any case) and are not already chosen."""
-    return [p for p in pool if p not in taken and not any(
-        contains_word(text, word, ignore_case=True) for word in p.split())]
+    present = words_of(text)
+    return [p for p in pool if p not in taken and not any(w in present for w in words_of(p))]
 
 
 # --- characters: names, races, classes --------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dndtune.dataset.chat import Message
+from dndtune.errors import DndtuneError
 
 TokenCounter = Callable[[list[Message]], int]
 """Tokens of a whole conversation as the model's chat template renders it."""
@@ -26,7 +27,13 @@ def token_counter(tokenizer: Any, tools: list[dict[str, Any]]) -> TokenCounter:
 
     def count(messages: list[Message]) -> int:
         if getattr(tokenizer, "chat_template", None):
-            encoded = tokenizer.apply_chat_template(messages, tools=tools, tokenize=True)
+            try:
+                encoded = tokenizer.apply_chat_template(messages, tools=tools, tokenize=True)
+            except Exception as exc:  # A template's own raise_exception() or a Jinja error, of any type.
+                raise DndtuneError(
+                    f"the tokenizer's chat template cannot render a training conversation: {exc}",
+                    fix="use a model profile whose chat template supports tool calls and tool results",
+                ) from exc
             # transformers 5 returns a BatchEncoding here, 4.x a bare list of ids.
             ids = encoded["input_ids"] if isinstance(encoded, Mapping) or hasattr(encoded, "keys") else encoded
             return len(ids)

@@ -11,6 +11,11 @@ _AFTER = r"(?![\w-])"
 _ARTICLE = r"(?:(?P<article>\b[Aa][Nn]?)(?P<space>\s+))?"
 
 
+def words_of(text: str) -> set[str]:
+    """The lower-cased whole words of ``text``, split the way :func:`contains_word` matches them."""
+    return set(re.findall(r"[\w-]+", text.lower()))
+
+
 def contains_word(text: str, word: str, *, ignore_case: bool = False) -> bool:
     flags = re.IGNORECASE if ignore_case else 0
     return re.search(_BEFORE + re.escape(word) + _AFTER, text, flags) is not None

@@ -1,0 +1,57 @@
+"""``dndtune dataset build`` and the recipe -> DatasetConfig mapping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dndtune.cli.main import main
+from dndtune.dataset.config import DatasetConfig
+from dndtune.recipe.schema import Recipe
+from tests.dataset.conftest import TRAINING_DATA
+
+
+def test_cli_build_prints_the_stats_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["dataset", "build", "--scenarios", str(TRAINING_DATA), "--out", str(tmp_path),
+                 "--no-cache", "--seed", "3"])
+    assert code == 0
+    out = capsys.readouterr().out
+    for category in ("combat", "social", "exploration", "puzzle", "rest", "shop", "total"):
+        assert category in out
+    assert "examples: 60 train (40 augmented), 4 eval" in out
+    assert (tmp_path / "train.jsonl").exists() and (tmp_path / "stats.json").exists()
+
+
+def test_cli_no_augment_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dataset", "build", "--scenarios", str(TRAINING_DATA), "--out", str(tmp_path),
+                 "--no-cache", "--no-augment"]) == 0
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["augmented_examples"] == 0 and stats["train_examples"] == 20
+    capsys.readouterr()
+    assert main(["dataset", "build", "--scenarios", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 1
+    assert "scenarios folder not found" in capsys.readouterr().err
+    assert main(["dataset", "build", "--tokenizer", str(tmp_path / "missing")]) == 1
+    assert "tokenizer folder not found" in capsys.readouterr().err
+
+
+def test_config_from_recipe() -> None:
+    recipe = Recipe.model_validate({
+        "base_model": {"profile": "gemma-3-270m"},
+        "data": {"scenarios_dir": "my-data", "categories": {"combat": 2.0}, "max_per_category": 9,
+                 "augment": {"copies": 4, "seed": 11, "dice": False}, "eval_fraction": 0.2,
+                 "split_seed": 5, "max_seq_length": 2048},
+        "output": {"dir": "runs", "run_name": "demo"},
+    })
+    config = DatasetConfig.from_recipe(recipe)
+    assert config.scenarios_dir == Path("my-data")
+    assert config.output_dir == Path("runs/demo/dataset")
+    assert config.categories == {"combat": 2.0} and config.max_per_category == 9
+    assert (config.augment_copies, config.augment_seed, config.augment_dice) == (4, 11, False)
+    assert config.augment_options.names and not config.augment_options.dice
+    assert (config.eval_fraction, config.split_seed, config.max_seq_length) == (0.2, 5, 2048)
+    assert DatasetConfig.from_recipe(recipe, output_dir=Path("x")).output_dir == Path("x")
+    off = Recipe.model_validate({"base_model": {"profile": "gemma-3-270m"},
+                                 "data": {"augment": {"enabled": False}}})
+    assert DatasetConfig.from_recipe(off).copies == 0
