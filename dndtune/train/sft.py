@@ -1,0 +1,54 @@
+"""dndtune's ``SFTTrainer`` subclass: TRL's trainer, with a loss that also works where Triton is missing.
+
+TRL 1.x computes the SFT loss through a fused LM head whose kernel is written in Triton. Triton
+ships with CUDA builds of PyTorch only, so on CPU-only and MPS installs TRL leaves the kernel
+``None`` and every training step fails with ``'NoneType' object has no attribute 'apply'``.
+Where the kernel is missing, this subclass computes the loss the way ``transformers.Trainer``
+does (the model's own cross-entropy over full logits) and keeps TRL's token count, so the plain
+TRL + PEFT engine trains on any device. Where the kernel exists (CUDA, or Unsloth's CPU backend,
+which routes it to its own chunked implementation) TRL's path is used unchanged.
+
+The class is built on demand from whatever ``trl.SFTTrainer`` is at that moment, so that when
+Unsloth is the engine it subclasses Unsloth's patched trainer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def fused_loss_available() -> bool:
+    """Whether TRL's fused LM-head kernel (or a replacement for it) is importable here."""
+    from trl.trainer import utils as trl_utils
+
+    return getattr(trl_utils, "_ChunkedLogProbFunction", None) is not None
+
+
+def sft_trainer_class() -> type[Any]:
+    from transformers import Trainer
+    from trl.trainer import sft_trainer
+
+    # Looked up at call time: with Unsloth active this is its patched subclass.
+    base: Any = sft_trainer.SFTTrainer
+
+    class DndtuneSFTTrainer(base):  # type: ignore[misc]
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None, **kwargs: Any) -> Any:
+            if fused_loss_available():
+                return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                            num_items_in_batch=num_items_in_batch, **kwargs)
+            inputs["use_cache"] = False
+            if model.training:
+                self._count_tokens(inputs)
+            hf_loss: Any = Trainer.compute_loss
+            return hf_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+        def _count_tokens(self, inputs: dict[str, Any]) -> None:
+            # TRL's own bookkeeping for the logged `num_tokens` (the basis of tokens/s), skipped with its loss.
+            mask = inputs.get("attention_mask")
+            count = int(mask.sum().item()) if mask is not None else int(inputs["input_ids"].numel())
+            self._total_train_tokens += count
+            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+
+    return DndtuneSFTTrainer

@@ -1,0 +1,358 @@
+"""The training stage: tokenized conversations in, a LoRA adapter (and checkpoints) out.
+
+Imports transformers/TRL at module level: the pipeline imports this module only after
+:func:`dndtune.train.engine.activate_engine`, so Unsloth (when chosen) patches them first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dndtune.atomic import atomic_path
+from dndtune.errors import DndtuneError
+from dndtune.events import Event, EventSink
+from dndtune.train.callbacks import EventCallback
+from dndtune.train.collate import LabelCheckingCollator
+from dndtune.train.engine import EngineChoice
+from dndtune.train.layout import RunLayout
+from dndtune.train.load import LoraSpec, load_for_training
+from dndtune.train.resume import checkpoint_step, decide_resume, write_key
+from dndtune.train.sft import sft_trainer_class
+from dndtune.train.tokenize import (
+    ChatRenderer,
+    LabelStats,
+    TokenizedConversation,
+    require_trainable,
+    tokenize_conversations,
+)
+
+STAGE = "train"
+LrScheduler = str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What training needs to know about the base model."""
+
+    path: Path
+    chat_template: str | None
+    """Template to render with (the profile's); ``None`` keeps the tokenizer's own."""
+    end_of_turn: str | None
+    target_modules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The ``train`` section of a recipe, as the engine consumes it."""
+
+    epochs: float = 3.0
+    max_steps: int | None = None
+    lr: float = 2e-4
+    lr_scheduler: LrScheduler = "cosine"
+    warmup_ratio: float = 0.05
+    batch_size: int = 1
+    grad_accum: int = 4
+    seed: int = 42
+    save_steps: int = 50
+    eval_steps: int = 25
+    logging_steps: int = 1
+    early_stopping_patience: int | None = 3
+    gradient_checkpointing: bool = True
+    save_total_limit: int = 3
+    weight_decay: float = 0.0
+
+    @classmethod
+    def from_section(cls, section: Any) -> Hyperparameters:
+        """From a recipe's ``TrainSection`` (any object with the same attribute names)."""
+        names = cls.__dataclass_fields__
+        return cls(**{name: getattr(section, name) for name in names})
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    model: ModelSpec
+    lora: LoraSpec
+    hparams: Hyperparameters
+    max_seq_length: int
+    layout: RunLayout
+    engine: EngineChoice
+    resume: bool | None = None
+    """``None``: continue from a matching checkpoint when there is one; ``True``/``False``: force."""
+
+
+@dataclass
+class TrainResult:
+    status: Literal["completed", "stopped"]
+    step: int
+    max_steps: int
+    adapter_dir: Path | None
+    checkpoint: Path | None
+    resumed_from_step: int | None
+    final_loss: float | None
+    best_eval_loss: float | None
+    early_stopped: bool
+    seconds: float
+    train_labels: dict[str, Any]
+    eval_labels: dict[str, Any] | None
+    resume_key: str
+    engine: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("history")
+        for key in ("adapter_dir", "checkpoint"):
+            data[key] = None if data[key] is None else str(data[key])
+        return data
+
+
+def load_tokenizer(spec: ModelSpec) -> Any:
+    """The base model's tokenizer with the profile's chat template and a pad token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(spec.path)
+    if spec.chat_template is not None:
+        tokenizer.chat_template = spec.chat_template
+    if tokenizer.pad_token is None:
+        # Padding positions are masked out of attention and loss, so any existing token serves.
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def tokenize_split(renderer: ChatRenderer, examples: Sequence[Mapping[str, Any]], max_length: int,
+                   split: str, events: EventSink) -> tuple[list[TokenizedConversation], LabelStats]:
+    items, stats = tokenize_conversations(renderer, examples, max_length=max_length)
+    share = 100.0 * stats.trained_tokens / stats.tokens if stats.tokens else 0.0
+    events.emit(Event(STAGE, "train.labels",
+                      f"{split}: {stats.kept} conversations, {stats.tokens} tokens, "
+                      f"{stats.trained_tokens} trained ({share:.0f}% assistant)",
+                      data={"split": split, **stats.as_dict()}))
+    if stats.dropped_no_labels:
+        events.emit(Event(STAGE, "train.labels.dropped",
+                          f"{split}: {stats.dropped_no_labels} conversation(s) have no assistant token within "
+                          f"data.max_seq_length={max_length} and are left out",
+                          level="warning", data={"split": split, "dropped": stats.dropped_no_labels}))
+    return items, stats
+
+
+def resume_key(job: TrainJob, train: Sequence[TokenizedConversation],
+               evaluation: Sequence[TokenizedConversation]) -> str:
+    """Hash of what makes a checkpoint's optimizer state valid (see :mod:`dndtune.train.resume`)."""
+    digest = hashlib.sha256()
+    config = job.model.path / "config.json"
+    digest.update(config.read_bytes() if config.is_file() else str(job.model.path).encode())
+    settings = {
+        "lora": asdict(job.lora), "engine": job.engine.name, "dtype": job.engine.dtype,
+        "4bit": job.engine.load_in_4bit, "max_seq_length": job.max_seq_length,
+        "hparams": {k: v for k, v in asdict(job.hparams).items()
+                    if k not in ("epochs", "max_steps", "save_steps", "eval_steps", "logging_steps",
+                                 "save_total_limit", "early_stopping_patience")},
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for split in (train, evaluation):
+        digest.update(b"|split|")
+        for item in split:
+            digest.update(json.dumps([item.input_ids, item.labels]).encode())
+    return digest.hexdigest()
+
+
+def _dataset(items: Sequence[TokenizedConversation]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_dict({"input_ids": [i.input_ids for i in items], "labels": [i.labels for i in items]})
+
+
+@contextlib.contextmanager
+def _stdout_to_events(events: EventSink) -> Iterator[None]:
+    """Unsloth prints status lines; the library's faces decide what reaches the terminal."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines():
+            if line.strip():
+                events.emit(Event(STAGE, "train.engine.log", line.strip(), level="debug"))
+
+
+def _sft_config(job: TrainJob, has_eval: bool, early_stopping: bool) -> Any:
+    from trl.trainer.sft_config import SFTConfig
+
+    hp = job.hparams
+    choice = job.engine
+    config: Any = SFTConfig(
+        output_dir=str(job.layout.checkpoints),
+        num_train_epochs=hp.epochs,
+        max_steps=hp.max_steps if hp.max_steps is not None else -1,
+        learning_rate=hp.lr,
+        lr_scheduler_type=hp.lr_scheduler,
+        # transformers reads a value below 1 as a fraction of the total steps.
+        warmup_steps=hp.warmup_ratio,
+        weight_decay=hp.weight_decay,
+        per_device_train_batch_size=hp.batch_size,
+        per_device_eval_batch_size=hp.batch_size,
+        gradient_accumulation_steps=hp.grad_accum,
+        seed=hp.seed,
+        data_seed=hp.seed,
+        logging_strategy="steps",
+        logging_steps=hp.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=hp.save_steps,
+        save_total_limit=hp.save_total_limit,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=hp.eval_steps if has_eval else None,
+        load_best_model_at_end=early_stopping,
+        metric_for_best_model="eval_loss" if early_stopping else None,
+        greater_is_better=False if early_stopping else None,
+        # Unsloth applies its own checkpointing in get_peft_model.
+        gradient_checkpointing=hp.gradient_checkpointing and choice.name != "unsloth",
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        bf16=choice.dtype == "bfloat16",
+        fp16=choice.dtype == "float16",
+        use_cpu=choice.backend == "cpu",
+        dataloader_pin_memory=choice.backend == "cuda",
+        max_length=job.max_seq_length,
+        packing=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
+        report_to="none",
+        disable_tqdm=True,
+        save_only_model=False,
+    )
+    return config
+
+
+def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
+                  eval_examples: Sequence[Mapping[str, Any]], events: EventSink, *,
+                  stop_event: threading.Event | None = None) -> TrainResult:
+    """Train LoRA adapters on ``train_examples``; returns when done, stopped, or raises on divergence."""
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    started = time.perf_counter()
+    events.emit(Event(STAGE, "train.engine", job.engine.describe(), data=asdict(job.engine)))
+    tokenizer = load_tokenizer(job.model)
+    renderer = ChatRenderer(tokenizer, job.model.chat_template, job.model.end_of_turn)
+    train_items, train_stats = tokenize_split(renderer, train_examples, job.max_seq_length, "train", events)
+    require_trainable(train_stats, "train", job.max_seq_length)
+    eval_items: list[TokenizedConversation] = []
+    eval_stats: LabelStats | None = None
+    if eval_examples:
+        eval_items, eval_stats = tokenize_split(renderer, eval_examples, job.max_seq_length, "eval", events)
+    has_eval = bool(eval_items)
+    early_stopping = has_eval and job.hparams.early_stopping_patience is not None
+    if job.hparams.early_stopping_patience is not None and not has_eval:
+        events.emit(Event(STAGE, "train.no_eval", "no held-out conversations: evaluation and early stopping are off",
+                          level="warning"))
+
+    key = resume_key(job, train_items, eval_items)
+    checkpoint = decide_resume(job.layout.checkpoints, key, job.resume, events)
+    write_key(job.layout.checkpoints, key)
+    if checkpoint is None:
+        # A fresh start: metrics from an earlier attempt would mix two runs in one curve.
+        job.layout.metrics.unlink(missing_ok=True)
+
+    with _stdout_to_events(events):
+        model = load_for_training(job.model.path, job.engine, job.lora, max_seq_length=job.max_seq_length,
+                                  gradient_checkpointing=job.hparams.gradient_checkpointing, seed=job.hparams.seed)
+    trainable, total = _parameter_counts(model)
+    events.emit(Event(STAGE, "train.model", f"LoRA r={job.lora.r}: {trainable:,} trainable of {total:,} parameters",
+                      data={"trainable_params": trainable, "total_params": total}))
+
+    callback = EventCallback(events, stop_event=stop_event, metrics_path=job.layout.metrics)
+    callbacks: list[Any] = [callback]
+    stopper = None
+    patience = job.hparams.early_stopping_patience
+    if early_stopping and patience is not None:
+        stopper = EarlyStoppingCallback(early_stopping_patience=patience)
+        callbacks.append(stopper)
+    with _stdout_to_events(events):
+        trainer = sft_trainer_class()(
+            model=model, args=_sft_config(job, has_eval, early_stopping), train_dataset=_dataset(train_items),
+            eval_dataset=_dataset(eval_items) if has_eval else None, processing_class=tokenizer,
+            data_collator=LabelCheckingCollator(pad_token_id=tokenizer.pad_token_id),
+            callbacks=callbacks,
+        )
+    # disable_tqdm swaps the progress bar for a callback that prints every log dict.
+    for noisy in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(noisy)
+
+    with _stdout_to_events(events):
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    state = trainer.state
+    if callback.diverged is not None:
+        bad = callback.diverged
+        raise DndtuneError(
+            f"training diverged: {' and '.join(bad['what'])} became non-finite at step {bad['step']}",
+            fix=f"lower train.lr (now {job.hparams.lr:g}) or raise train.warmup_ratio; "
+            "checkpoints before the divergence are kept",
+        )
+    resumed_from = checkpoint_step(checkpoint) if checkpoint is not None else None
+    final_loss = _last(callback.history, "loss")
+    best = state.best_metric if early_stopping else _best(callback.history)
+    common = {
+        "step": state.global_step, "max_steps": state.max_steps, "resumed_from_step": resumed_from,
+        "final_loss": final_loss, "best_eval_loss": None if best is None else float(best),
+        "train_labels": train_stats.as_dict(), "eval_labels": eval_stats.as_dict() if eval_stats else None,
+        "resume_key": key, "engine": job.engine.name, "history": list(callback.history),
+    }
+    if callback.stopped_by_request and state.global_step < state.max_steps:
+        saved = job.layout.checkpoints / f"checkpoint-{state.global_step}"
+        events.emit(Event(STAGE, "train.stopped", f"stopped at step {state.global_step}; rerun to resume",
+                          data={"step": state.global_step, "checkpoint": str(saved)}))
+        return TrainResult(status="stopped", adapter_dir=None, checkpoint=saved, early_stopped=False,
+                           seconds=time.perf_counter() - started, **common)
+
+    early_stopped = stopper is not None and stopper.early_stopping_patience_counter >= (
+        job.hparams.early_stopping_patience or 0)
+    if early_stopped:
+        events.emit(Event(STAGE, "train.early_stop",
+                          f"eval loss stopped improving: early stop at step {state.global_step}, "
+                          f"keeping the best checkpoint (eval loss {best:.4f})" if best is not None else
+                          f"early stop at step {state.global_step}", data={"step": state.global_step}))
+    save_adapter(trainer.model, tokenizer, job.layout.adapter)
+    events.emit(Event(STAGE, "train.adapter", f"adapter saved to {job.layout.adapter}",
+                      data={"path": str(job.layout.adapter)}))
+    return TrainResult(status="completed", adapter_dir=job.layout.adapter, checkpoint=None,
+                       early_stopped=early_stopped, seconds=time.perf_counter() - started, **common)
+
+
+def save_adapter(model: Any, tokenizer: Any, target: Path) -> None:
+    """The PEFT adapter plus the tokenizer (with the chat template it was trained with), atomically."""
+    with atomic_path(target, is_dir=True) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+
+def _parameter_counts(model: Any) -> tuple[int, int]:
+    trainable = total = 0
+    for parameter in model.parameters():
+        count = int(parameter.numel())
+        total += count
+        if parameter.requires_grad:
+            trainable += count
+    return trainable, total
+
+
+def _last(history: Sequence[Mapping[str, Any]], key: str) -> float | None:
+    for record in reversed(history):
+        value = record.get(key)
+        if value is not None:
+            return float(value)
+    return None
+
+
+def _best(history: Sequence[Mapping[str, Any]]) -> float | None:
+    values = [float(r["eval_loss"]) for r in history if r.get("eval_loss") is not None]
+    finite = [v for v in values if math.isfinite(v)]
+    return min(finite) if finite else None
