@@ -32,6 +32,8 @@ class TokenizedConversation:
     input_ids: list[int]
     labels: list[int]
     truncated: bool = False
+    prompt_tokens: int | None = None
+    """Tokens before the first assistant token, counted before truncation (``None``: no assistant turn)."""
 
     @property
     def trained_tokens(self) -> int:
@@ -50,12 +52,15 @@ class LabelStats:
     trained_tokens: int = 0
     longest: int = 0
     dropped_indices: list[int] = field(default_factory=list)
+    shortest_dropped_prompt: int | None = None
+    """Fewest tokens before an assistant turn among conversations dropped by truncation."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "conversations": self.conversations, "kept": self.kept, "truncated": self.truncated,
             "dropped_no_labels": self.dropped_no_labels, "tokens": self.tokens,
             "trained_tokens": self.trained_tokens, "longest": self.longest,
+            "shortest_dropped_prompt": self.shortest_dropped_prompt,
         }
 
 
@@ -147,10 +152,12 @@ def tokenize_conversation(renderer: ChatRenderer, messages: Sequence[Message], *
         inside = span_start <= start < span_end or (start == end and span_start < start <= span_end)
         if inside:
             labels[position] = input_ids[position]
+    prompt_tokens = next((i for i, label in enumerate(labels) if label != IGNORE_INDEX), None)
     truncated = max_length is not None and len(input_ids) > max_length
     if truncated:
         input_ids, labels = input_ids[:max_length], labels[:max_length]
-    return TokenizedConversation(input_ids=input_ids, labels=labels, truncated=truncated)
+    return TokenizedConversation(input_ids=input_ids, labels=labels, truncated=truncated,
+                                 prompt_tokens=prompt_tokens)
 
 
 def conversation_parts(example: Mapping[str, Any]) -> tuple[list[Message], list[Any] | None]:
@@ -177,6 +184,9 @@ def tokenize_conversations(renderer: ChatRenderer, examples: Iterable[Mapping[st
         if item.trained_tokens == 0:
             stats.dropped_no_labels += 1
             stats.dropped_indices.append(index)
+            if item.prompt_tokens is not None:
+                previous = stats.shortest_dropped_prompt
+                stats.shortest_dropped_prompt = min(item.prompt_tokens, previous or item.prompt_tokens)
             continue
         kept.append(item)
         stats.kept += 1
@@ -191,9 +201,13 @@ def require_trainable(stats: LabelStats, split: str, max_length: int) -> None:
     if stats.conversations == 0:
         raise DndtuneError(f"the {split} split is empty", fix="add scenarios or lower data.eval_fraction")
     if stats.kept == 0:
+        prompt = stats.shortest_dropped_prompt
+        if prompt is not None:
+            fix = (f"the shortest prompt before an assistant turn is {prompt} tokens: raise data.max_seq_length "
+                   f"(now {max_length}) above it")
+        else:
+            fix = "check that the conversations contain assistant turns"
         raise DndtuneError(
             f"no {split} conversation has a trainable (assistant) token after tokenization: all "
-            f"{stats.conversations} are masked out",
-            fix=f"check that conversations contain assistant turns and that data.max_seq_length "
-            f"({max_length}) reaches past the prompt",
+            f"{stats.conversations} are masked out", fix=fix,
         )

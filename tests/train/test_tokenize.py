@@ -62,7 +62,9 @@ def test_truncation_that_leaves_no_assistant_token_fails_clearly(tiny_gemma3: Pa
     r = renderer(tiny_gemma3, "gemma3")
     items, stats = tokenize_conversations(r, [conversation(i) for i in range(3)], max_length=16)
     assert items == [] and stats.dropped_no_labels == 3 and stats.truncated == 3
-    with pytest.raises(DndtuneError, match="no train conversation has a trainable"):
+    assert stats.shortest_dropped_prompt is not None and stats.shortest_dropped_prompt > 16
+    with pytest.raises(DndtuneError, match=rf"no train conversation has a trainable.*"
+                       rf"prompt before an assistant turn is {stats.shortest_dropped_prompt} tokens"):
         require_trainable(stats, "train", 16)
 
 
