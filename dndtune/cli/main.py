@@ -16,7 +16,7 @@ from dndtune import __version__
 from dndtune.errors import DndtuneError
 
 # Modules under dndtune.cli that register a subcommand, in the order --help lists them.
-COMMAND_MODULES = ("validate", "dataset", "scenarios")
+COMMAND_MODULES = ("validate", "dataset", "scenarios", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""The environment check (doctor) and the peak-memory estimator."""

@@ -1,0 +1,1 @@
+"""Base models: profiles (templates, tokens, sizes), resolution (local, cache, hub, PyPI) and compatibility."""
