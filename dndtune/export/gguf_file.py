@@ -1,0 +1,91 @@
+"""Read an exported GGUF's metadata and check it is whole, with gguf-py's reader (no byte parsing here)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dndtune.errors import DndtuneError
+
+_FIX = "delete it and run dndtune export again"
+
+
+@dataclass(frozen=True)
+class GgufSummary:
+    path: Path
+    architecture: str
+    name: str | None
+    context_length: int | None
+    chat_template: str | None
+    bos_token_id: int | None
+    eos_token_id: int | None
+    eot_token_id: int | None
+    file_type: int | None
+    tensor_types: dict[str, str] = field(repr=False)
+
+    def type_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for type_name in self.tensor_types.values():
+            counts[type_name] = counts.get(type_name, 0) + 1
+        return counts
+
+
+def read_gguf(path: Path) -> GgufSummary:
+    """Metadata and tensor types of ``path``; a truncated or malformed file raises :class:`DndtuneError`."""
+    from gguf import GGUFReader
+
+    if not path.is_file():
+        raise DndtuneError("GGUF file not found", path=str(path), fix="run dndtune export first")
+    try:
+        reader = GGUFReader(path)
+        end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
+        tensor_types = {t.name: t.tensor_type.name for t in reader.tensors}
+    except Exception as exc:  # gguf-py raises ValueError, IndexError or numpy errors on damaged files
+        raise DndtuneError(f"corrupt GGUF ({type(exc).__name__}: {exc})", path=str(path), fix=_FIX) from None
+    size = path.stat().st_size
+    if end > size or not tensor_types:
+        raise DndtuneError(f"truncated GGUF: tensor data needs {end} bytes, the file has {size}", path=str(path),
+                           fix=_FIX)
+
+    def value(key: str) -> Any:
+        item = reader.fields.get(key)
+        return None if item is None else item.contents()
+
+    arch = value("general.architecture")
+    if not isinstance(arch, str):
+        raise DndtuneError("GGUF has no general.architecture", path=str(path), fix=_FIX)
+    ctx = value(f"{arch}.context_length")
+    return GgufSummary(
+        path=path,
+        architecture=arch,
+        name=value("general.name"),
+        context_length=int(ctx) if ctx is not None else None,
+        chat_template=value("tokenizer.chat_template"),
+        bos_token_id=_int(value("tokenizer.ggml.bos_token_id")),
+        eos_token_id=_int(value("tokenizer.ggml.eos_token_id")),
+        eot_token_id=_int(value("tokenizer.ggml.eot_token_id")),
+        file_type=_int(value("general.file_type")),
+        tensor_types=tensor_types,
+    )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: str) -> None:
+    """Raise when ``path`` no longer matches the digest its manifest recorded (bit rot, partial copy)."""
+    actual = sha256_file(path)
+    if actual != expected:
+        raise DndtuneError(f"GGUF does not match its manifest (sha256 {actual[:12]}... != {expected[:12]}...)",
+                           path=str(path), fix=_FIX)

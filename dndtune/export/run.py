@@ -1,0 +1,267 @@
+"""The export stage: merged HF model -> f16 GGUF -> quant ladder -> verified GGUF + ``model.json``.
+
+Outputs land in ``<run>/export/`` in one rename: a failure at any step leaves the previous export
+as it was. Intermediate files live in ``<run>/export-work/``; the f16 GGUF stays there (stamped
+with the merged folder's fingerprint) so a re-export with another quant skips the conversion,
+and every quantized try that is not the choice is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dndtune.atomic import atomic_path
+from dndtune.errors import DndtuneError
+from dndtune.events import Event, EventSink, NullSink
+from dndtune.export.manifest import MANIFEST_NAME, ExportManifest, Perf, write_manifest
+from dndtune.export.quants import Rung
+from dndtune.export.targets import ExportTarget, TargetKind, default_target, target_from_recipe
+from dndtune.recipe.schema import format_size
+
+EXPORT_DIR = "export"
+WORK_DIR = "export-work"
+F16_NAME = "model-f16.gguf"
+MAX_EVAL_CONVERSATIONS = 16
+MAX_EVAL_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    gguf: Path
+    manifest_path: Path
+    manifest: ExportManifest
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary ``run.json`` keeps."""
+        m = self.manifest
+        return {"gguf": str(self.gguf), "manifest": str(self.manifest_path), "quant": m.quant, "bytes": m.bytes,
+                "sha256": m.sha256, "perplexity": m.scores.get("perplexity"),
+                "gen_tps": m.perf.gen_tps if m.perf else None}
+
+
+def export_run(run: Any, target: ExportTarget | TargetKind | None = None, events: EventSink | None = None,
+               quant: str | None = None, *, size_limit: int | None = None, gate: float | None = None,
+               strict: bool = False, bench: bool = True) -> ExportResult:
+    """Export a run folder (or the pipeline's run context) for ``target``.
+
+    ``run`` is a run folder (``training-output/runs/NAME``) or the pipeline's ``RunContext``
+    (its run folder, merged model, recipe target and event sink are used). ``quant`` forces one
+    rung (``Q5_K_M``, ``Q4_0+emb=Q4_0``) instead of the ladder; ``gate`` enables the perplexity
+    quality gate; ``strict`` makes the behaviour checks (stops at end of turn, parseable tool call)
+    fatal.
+    """
+    if isinstance(run, (str, os.PathLike)):
+        run_dir, merged = Path(run), Path(run) / "merged"
+    else:
+        run_dir = Path(run.layout.root)
+        merged = Path(run.merged) if getattr(run, "merged", None) else run_dir / "merged"
+        if target is None:
+            target = target_from_recipe(run.recipe.target)
+        events = events or run.events
+    sink = events or NullSink()
+    resolved = _resolve_target(run_dir, target).with_overrides(size_limit=size_limit, quality_gate=gate)
+    return _Export(run_dir, merged, resolved, sink, quant, strict=strict, bench=bench).run()
+
+
+def _resolve_target(run_dir: Path, target: ExportTarget | TargetKind | None) -> ExportTarget:
+    if isinstance(target, ExportTarget):
+        return target
+    recipe_path = run_dir / "recipe.yaml"
+    if recipe_path.is_file():
+        from dndtune.recipe.loader import load_recipe
+
+        section = load_recipe(str(recipe_path)).target
+        if target is None or section.kind == target:
+            return target_from_recipe(section)
+    return default_target(target or "mobile")
+
+
+class _Export:
+    def __init__(self, run_dir: Path, merged: Path, target: ExportTarget, events: EventSink, quant: str | None,
+                 *, strict: bool, bench: bool) -> None:
+        self.run_dir = run_dir
+        self.merged = merged
+        self.target = target
+        self.events = events
+        self.quant = Rung.parse(quant) if quant else None
+        self.strict = strict
+        self.bench = bench
+        self.work = run_dir / WORK_DIR
+        self.timings: dict[str, float] = {}
+
+    def emit(self, kind: str, message: str, **data: Any) -> None:
+        self.events.emit(Event("export", kind, message, data=data))
+
+    def run(self) -> ExportResult:
+        from dndtune.export.convert import check_hf_folder
+        from dndtune.export.toolchain import load_toolchain
+
+        if not self.run_dir.is_dir():
+            raise DndtuneError("run folder not found", path=str(self.run_dir),
+                               fix="give a run folder (training-output/runs/NAME) or a run name")
+        check_hf_folder(self.merged)
+        toolchain = load_toolchain()
+        self.emit("stage.start", f"exporting {self.run_dir.name} for {self.target.kind} "
+                                 f"(limit {format_size(self.target.size_limit)})", target=self.target.kind)
+        self.work.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._export(toolchain)
+        finally:
+            for leftover in self.work.glob("*.gguf"):
+                if leftover.name != F16_NAME:
+                    leftover.unlink(missing_ok=True)
+
+    def _export(self, toolchain: Any) -> ExportResult:
+        from dndtune.export.bench import profile_for_target
+        from dndtune.export.ladder import expand_ladder, walk_ladder
+        from dndtune.export.perplexity import dm_perplexity
+        from dndtune.export.predict import read_model_info
+        from dndtune.export.quantize import quantize_gguf
+        from dndtune.export.reference import HfReference
+        from dndtune.export.verify import build_prompts, verify_gguf
+        from dndtune.models.profiles import profile_for_folder
+
+        f16 = self._f16(toolchain)
+        info = read_model_info(f16)
+        rungs = [self.quant] if self.quant else expand_ladder(self.target.ladder, info,
+                                                               embedding_rungs=self.target.embedding_rungs)
+        reference = HfReference(self.merged)
+        profile = profile_for_folder(self.merged)
+        conversations = self._conversations()
+        sequences = [s for s in (reference.scored_sequence(c, MAX_EVAL_TOKENS) for c in conversations) if s]
+        threads = self.target.measure_threads()
+        stem = self.run_dir.name
+
+        def quantize(rung: Rung) -> Any:
+            return quantize_gguf(f16, self.work / f"{stem}-{rung.label}.gguf", rung, threads=threads)
+
+        start = time.perf_counter()
+        ladder = walk_ladder(info, rungs, self.target.size_limit, quantize,
+                             score=(lambda p: dm_perplexity(p, sequences, threads=threads)) if sequences else None,
+                             gate=self.target.quality_gate, events=self.events,
+                             discard=lambda p: p.unlink(missing_ok=True))
+        self.timings["ladder_s"] = time.perf_counter() - start
+        chosen = ladder.chosen
+
+        start = time.perf_counter()
+        prompts = build_prompts(reference, conversations)
+        report = verify_gguf(chosen.path, chosen.rung, reference, profile, prompts, sequences, self.work,
+                             threads=threads, events=self.events)
+        self.timings["verify_s"] = time.perf_counter() - start
+        failures = report.failures(strict=self.strict)
+        if failures:
+            raise DndtuneError(f"{chosen.rung.label} GGUF failed verification: {failures[0].name}: "
+                               f"{failures[0].detail}", path=str(self.merged),
+                               fix="the previous export is unchanged; see the verify events for every check")
+        perf: Perf | None = None
+        if self.bench:
+            start = time.perf_counter()
+            perf = profile_for_target(chosen.path, self.target)
+            self.timings["bench_s"] = time.perf_counter() - start
+            self.emit("export.bench", f"{perf.gen_tps:.1f} tokens/s generation, {perf.prompt_tps:.0f} tokens/s "
+                                      f"prompt, peak RAM {perf.peak_rss_bytes / 1e6:.0f} MB", **perf.model_dump())
+        return self._publish(chosen, ladder, report, perf, toolchain, conversations_used=len(sequences))
+
+    def _f16(self, toolchain: Any) -> Path:
+        from dndtune.export.convert import cached_conversion, convert_hf_to_gguf, write_conversion_stamp
+
+        target = self.work / F16_NAME
+        cached = cached_conversion(self.merged, target)
+        if cached is not None:
+            self.timings["convert_s"] = 0.0
+            self.emit("export.convert", f"reusing {target.name} (merged model unchanged)", cached=True)
+            return target
+        result = convert_hf_to_gguf(self.merged, target, toolchain, events=self.events)
+        write_conversion_stamp(result)
+        self.timings["convert_s"] = result.seconds
+        return target
+
+    def _conversations(self) -> list[Any]:
+        from dndtune.export.reference import load_conversations
+
+        for candidate in (self.run_dir / "dataset" / "eval.jsonl", self.run_dir / "eval.jsonl"):
+            if candidate.is_file():
+                return load_conversations(candidate, MAX_EVAL_CONVERSATIONS)
+        self.emit("export.no_eval", "no held-out eval.jsonl in the run: verifying on a built-in DM exchange, "
+                                    "perplexity not reported")
+        return []
+
+    def _publish(self, chosen: Any, ladder: Any, report: Any, perf: Perf | None, toolchain: Any,
+                 *, conversations_used: int) -> ExportResult:
+        from dndtune.export.gguf_file import read_gguf, sha256_file
+
+        summary = read_gguf(chosen.path)
+        sha = sha256_file(chosen.path)
+        file_name = f"{self.run_dir.name}-{chosen.rung.label}.gguf"
+        run_record = _read_json(self.run_dir / "run.json")
+        raw_model = run_record.get("model")
+        model_record: dict[str, Any] = raw_model if isinstance(raw_model, dict) else {}
+        manifest = ExportManifest(
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            run=self.run_dir.name,
+            run_dir=str(self.run_dir),
+            base_model=model_record.get("path") or model_record.get("profile") or summary.name,
+            target={"kind": self.target.kind, "size_limit": self.target.size_limit, "n_ctx": self.target.n_ctx,
+                    "threads": self.target.threads, "ladder": [r.label for r in self.target.ladder]},
+            file=file_name,
+            quant=chosen.rung.label,
+            file_type=summary.file_type,
+            token_embedding_type=summary.tensor_types.get("token_embd.weight"),
+            bytes=chosen.bytes,
+            sha256=sha,
+            size_limit=self.target.size_limit,
+            llama_cpp=toolchain.describe(),
+            architecture=summary.architecture,
+            context_length=summary.context_length,
+            chat_template=summary.chat_template,
+            special_tokens={"bos_token_id": summary.bos_token_id, "eos_token_id": summary.eos_token_id,
+                            "eot_token_id": summary.eot_token_id},
+            tensor_types=summary.type_counts(),
+            fallback_tensors=[f"{t.name}: {t.fallback_from} -> {t.target_type}" for t in ladder.prediction.fallbacks],
+            ladder=ladder.tries,
+            quality_gate=self.target.quality_gate,
+            scores={"perplexity": report.perplexity, "perplexity_tokens": report.perplexity_tokens,
+                    "perplexity_conversations": conversations_used, "parity": report.parity,
+                    "perplexity_by_quant": ladder.perplexities, "eval": run_record.get("evaluate")},
+            verify=[{"name": c.name, "passed": c.passed, "required": c.required, "detail": c.detail}
+                    for c in report.checks],
+            samples=report.samples,
+            perf=perf,
+            timings=self.timings,
+            source={"merged": str(self.merged)},
+        )
+        final_dir = self.run_dir / EXPORT_DIR
+        with atomic_path(final_dir, is_dir=True) as tmp:
+            os.replace(chosen.path, tmp / file_name)
+            write_manifest(tmp / MANIFEST_NAME, manifest)
+            # Temp files are created private; the published export is an ordinary readable folder.
+            tmp.chmod(0o755)
+            for path in tmp.iterdir():
+                path.chmod(0o644)
+        result = ExportResult(gguf=final_dir / file_name, manifest_path=final_dir / MANIFEST_NAME, manifest=manifest)
+        self.emit("export.done", f"{file_name}: {chosen.bytes / 1e6:.1f} MB ({chosen.rung.label}) in {final_dir}",
+                  **result.as_dict())
+        return result
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def find_export(run_dir: Path) -> tuple[Path, ExportManifest]:
+    """The exported GGUF and manifest of a run, checked against each other."""
+    from dndtune.export.manifest import read_manifest
+
+    manifest_path = run_dir / EXPORT_DIR / MANIFEST_NAME
+    manifest = read_manifest(manifest_path)
+    return run_dir / EXPORT_DIR / manifest.file, manifest
