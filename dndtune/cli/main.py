@@ -16,7 +16,7 @@ from dndtune import __version__
 from dndtune.errors import DndtuneError
 
 # Modules under dndtune.cli that register a subcommand, in the order --help lists them.
-COMMAND_MODULES = ("validate", "dataset", "scenarios", "doctor")
+COMMAND_MODULES = ("validate", "dataset", "scenarios", "tui", "export", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         func = run_recipe
     if func is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            # A person at a terminal gets the app; pipes and scripts keep getting the usage text.
+            from dndtune.cli.tui import open_tui
+
+            return open_tui()
         parser.print_help()
         return 0
     try:

@@ -1,0 +1,94 @@
+"""The reducer that turns pipeline events into what the Train and Export screens show."""
+
+from __future__ import annotations
+
+from dndtune.events import Event
+from tui.run_state import LOG_LINES, RunState, apply_event
+
+
+def step(n: int, loss: float, **extra: object) -> Event:
+    data = {"step": n, "max_steps": 10, "epoch": n / 10, "loss": loss, "lr": 1e-4, "grad_norm": 1.0,
+            "tokens_per_s": 500.0, "eta_s": 12.0, "mem_bytes": 1000 + n, **extra}
+    return Event("train", "train.step", f"step {n}/10 loss {loss}", level="debug", data=data)
+
+
+def test_steps_build_the_loss_curve_and_progress() -> None:
+    state = RunState(status="running")
+    apply_event(state, Event("train", "train.begin", "training from step 0 to 10", data={"step": 0, "max_steps": 10}))
+    for n, loss in enumerate([3.0, 2.5, 2.0], start=1):
+        apply_event(state, step(n, loss))
+    assert state.train_loss == [(1, 3.0), (2, 2.5), (3, 2.0)]
+    assert (state.step, state.max_steps, state.progress) == (3, 10, 0.3)
+    assert list(state.memory) == [1001, 1002, 1003]
+    assert state.eta_s == 12.0 and state.tokens_per_s == 500.0
+    # Step events are shown by the progress line, not repeated in the log.
+    assert list(state.log) == ["[train] training from step 0 to 10"]
+
+
+def test_eval_checkpoint_and_resume_begin() -> None:
+    state = RunState(status="running")
+    apply_event(state, Event("train", "train.begin", "resuming", data={"step": 4, "max_steps": 8}))
+    assert state.step == 4
+    apply_event(state, Event("train", "train.eval", "eval", data={"step": 5, "eval_loss": 1.5}))
+    apply_event(state, Event("train", "train.checkpoint", "saved", level="debug",
+                             data={"step": 5, "path": "out/checkpoint-5"}))
+    assert state.eval_loss == [(5, 1.5)]
+    assert state.checkpoint == "out/checkpoint-5"
+
+
+def test_export_events_fill_the_ladder_and_result() -> None:
+    state = RunState()
+    apply_event(state, Event("export", "export.quant_try", "Q8_0: predicted 300 B > 200 B, skipped",
+                             data={"quant": "Q8_0", "predicted_bytes": 300, "fits": False, "actual_bytes": None,
+                                   "perplexity": None, "outcome": "skipped"}))
+    apply_event(state, Event("export", "export.quant_try", "Q4_0: 160 B fits",
+                             data={"quant": "Q4_0", "predicted_bytes": 150, "fits": True, "actual_bytes": 160,
+                                   "perplexity": 3.5, "outcome": "passed"}))
+    apply_event(state, Event("export", "export.verify", "ok loads: fine",
+                             data={"rung": "Q4_0", "check": "loads", "passed": True, "required": True}))
+    apply_event(state, Event("export", "export.verify", "FAILED stops: no",
+                             level="warning", data={"rung": "Q4_0", "check": "stops", "passed": False,
+                                                    "required": False}))
+    apply_event(state, Event("export", "export.done", "m.gguf done",
+                             data={"gguf": "out/m.gguf", "manifest": "out/model.json", "quant": "Q4_0",
+                                   "bytes": 160}))
+    assert [(t.quant, t.outcome) for t in state.quant_tries] == [("Q8_0", "skipped"), ("Q4_0", "passed")]
+    assert state.quant_tries[1].actual_bytes == 160 and state.quant_tries[1].perplexity == 3.5
+    assert [(c.name, c.passed) for c in state.verify] == [("loads", True), ("stops", False)]
+    # Only required checks decide: a failed optional behaviour check is a warning.
+    assert state.verified is True
+    assert (state.export_path, state.export_bytes, state.export_quant, state.manifest_path) == (
+        "out/m.gguf", 160, "Q4_0", "out/model.json")
+
+
+def test_pipeline_stage_and_done_set_the_status() -> None:
+    state = RunState(status="running")
+    apply_event(state, Event("train", "pipeline.stage", "fine-tune", data={"stage": "train", "state": "start"}))
+    assert state.stage == "train"
+    apply_event(state, Event("pipeline", "pipeline.done", "run stopped", data={"status": "stopped"}))
+    assert state.status == "stopped" and not state.active
+    apply_event(state, Event("tui", "run.failed", "boom", level="error"))
+    assert state.status == "failed" and state.error == "boom"
+
+
+def test_log_keeps_the_newest_lines_and_counts_all() -> None:
+    state = RunState()
+    for n in range(LOG_LINES + 5):
+        state.add_log(f"line {n}")
+    assert len(state.log) == LOG_LINES and state.log_count == LOG_LINES + 5
+    assert state.new_log_lines(LOG_LINES + 3) == [f"line {LOG_LINES + 3}", f"line {LOG_LINES + 4}"]
+    # A reader far behind gets what is still kept, not an error.
+    assert state.new_log_lines(0)[0] == "line 5"
+
+
+def test_start_forgets_the_previous_attempt() -> None:
+    state = RunState(status="stopped")
+    apply_event(state, step(1, 2.0))
+    state.start()
+    assert state.status == "running" and state.train_loss == [] and state.log_count == 0
+
+
+def test_malformed_figures_are_ignored_not_fatal() -> None:
+    state = RunState()
+    apply_event(state, Event("train", "train.step", "", data={"step": "x", "loss": None, "lr": "fast"}))
+    assert state.train_loss == [] and state.lr is None

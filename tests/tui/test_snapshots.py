@@ -1,0 +1,120 @@
+"""Every screen at 80x24 with fixed data; a layout change shows up as a snapshot diff.
+
+Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and
+look at the SVGs in ``tests/tui/__snapshots__/`` before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from dndtune.events import Event
+from tests.tui.conftest import build_app
+from tui.messages import PipelineEvent
+
+Compare = Callable[..., bool]
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let workers (doctor, validation) finish and the screen redraw."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def train_events() -> list[Event]:
+    """Thirty steps of a sixty-step run with evaluations and a checkpoint: a run caught mid-way."""
+    events = [Event("pipeline", "pipeline.stage", "fine-tune LoRA adapters", data={"stage": "train", "state": "start"}),
+              Event("train", "train.begin", "training from step 0 to 60", data={"step": 0, "max_steps": 60})]
+    for step in range(1, 31):
+        loss = 3.4 * 0.93**step + 0.6 + (0.08 if step % 4 == 0 else 0.0)
+        events.append(Event("train", "train.step", f"step {step}/60", level="debug", data={
+            "step": step, "max_steps": 60, "epoch": step / 20, "loss": loss, "lr": 2e-4 * (1 - step / 60),
+            "grad_norm": 1.1, "tokens_per_s": 812.0, "eta_s": 30 * 4.2, "mem_bytes": 2_400_000_000 + step * 5_000_000}))
+        if step % 10 == 0:
+            events.append(Event("train", "train.eval", f"step {step} eval loss {loss + 0.2:.4f}",
+                                data={"step": step, "eval_loss": loss + 0.2}))
+        if step == 20:
+            events.append(Event("train", "train.checkpoint", "checkpoint saved at step 20", level="debug",
+                                data={"step": 20, "path": "training-output/runs/snapshot/checkpoints/checkpoint-20"}))
+    return events
+
+
+def export_events() -> list[Event]:
+    tries = [("Q8_0", 292_000_000, False, None, "skipped"), ("Q6_K", 225_000_000, False, None, "skipped"),
+             ("Q5_K_M", 199_000_000, True, 203_000_000, "too-big"), ("Q4_K_M", 181_000_000, True, 180_400_000,
+                                                                       "passed")]
+    events = [Event("export", "export.quant_try", q, data={"quant": q, "predicted_bytes": p, "fits": f,
+                                                          "actual_bytes": a, "outcome": o})
+              for q, p, f, a, o in tries]
+    for name, passed, required in (("loads", True, True), ("chat_template", True, True),
+                                   ("end_of_turn_is_eog", True, True), ("logit_parity", True, True),
+                                   ("stops_at_end_of_turn", True, False), ("tool_call_parses", False, False)):
+        events.append(Event("export", "export.verify", f"{'ok' if passed else 'FAILED'} {name}",
+                            level="info" if passed else "warning",
+                            data={"rung": "Q4_K_M", "check": name, "passed": passed, "required": required}))
+    events.append(Event("export", "export.done", "snapshot-Q4_K_M.gguf: 180.4 MB", data={
+        "gguf": "training-output/runs/snapshot/export/snapshot-Q4_K_M.gguf", "quant": "Q4_K_M",
+        "bytes": 180_400_000}))
+    events.append(Event("pipeline", "pipeline.done", "run completed", data={"status": "completed"}))
+    return events
+
+
+class TestScreens:
+    def test_environment(self, snap_compare: Compare, project: Path) -> None:
+        assert snap_compare(build_app(project), terminal_size=(80, 24), run_before=settle)
+
+    def test_scenarios(self, snap_compare: Compare, project: Path) -> None:
+        assert snap_compare(build_app(project, screen="scenarios"), terminal_size=(80, 24), run_before=settle)
+
+    def test_scenarios_broken_file(self, snap_compare: Compare, project: Path) -> None:
+        async def to_broken_file(pilot: Pilot[None]) -> None:
+            await settle(pilot)
+            await pilot.press("end")
+            await pilot.pause()
+
+        assert snap_compare(build_app(project, screen="scenarios"), terminal_size=(80, 24), run_before=to_broken_file)
+
+    def test_recipe(self, snap_compare: Compare, project: Path) -> None:
+        assert snap_compare(build_app(project, screen="recipe"), terminal_size=(80, 24), run_before=settle)
+
+    def test_recipe_invalid_edit(self, snap_compare: Compare, project: Path) -> None:
+        async def bad_lr(pilot: Pilot[None]) -> None:
+            await settle(pilot)
+            field = pilot.app.screen.query_one("#field-train-lr", Input)
+            field.focus()
+            field.value = "-1"
+            await pilot.pause()
+
+        assert snap_compare(build_app(project, screen="recipe"), terminal_size=(80, 24), run_before=bad_lr)
+
+    def test_train(self, snap_compare: Compare, project: Path) -> None:
+        async def mid_run(pilot: Pilot[None]) -> None:
+            app = pilot.app
+            app.run_state.status = "running"  # as start_run leaves it; the events come from the fixed list
+            for event in train_events():
+                app.post_message(PipelineEvent(event))
+            await settle(pilot)
+
+        assert snap_compare(build_app(project, screen="train"), terminal_size=(80, 24), run_before=mid_run)
+
+    def test_export(self, snap_compare: Compare, project: Path) -> None:
+        async def exported(pilot: Pilot[None]) -> None:
+            app = pilot.app
+            app.run_state.status = "running"
+            for event in export_events():
+                app.post_message(PipelineEvent(event))
+            await settle(pilot)
+            # Verification's sample replies are read from the export manifest; a fixed one here.
+            app.run_state.samples = {"dm_reply": "The ferryman squints at the coin, then at you. "
+                                                 "\"Three gold, and you row.\" Roll Persuasion if you want it "
+                                                 "for two."}
+            await app.screen.run_action("app.show('train')")
+            await app.screen.run_action("app.show('export')")
+            await settle(pilot)
+
+        assert snap_compare(build_app(project, screen="export"), terminal_size=(80, 24), run_before=exported)
