@@ -76,6 +76,8 @@ def convert_hf_to_gguf(folder: Path, out: Path, toolchain: Toolchain, *, outtype
         )
         if proc.returncode != 0:
             message, fix = _EXIT_MESSAGES.get(proc.returncode, (last_error_line(proc.stderr), None))
+            if "No module named 'sentencepiece'" in proc.stderr:
+                fix = "pip install sentencepiece (this model ships a tokenizer.model vocabulary)"
             raise DndtuneError(f"HF -> GGUF conversion failed: {message}", path=str(folder), fix=fix)
         if tmp.stat().st_size == 0:
             raise DndtuneError("the converter wrote an empty file", path=str(folder), fix="see the converter log")

@@ -77,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         # The converter requires every model class to name its architecture itself.
         model_arch = base.model_arch
 
+        def _create_vocab_sentencepiece(self) -> Any:
+            # Upstream imports sentencepiece before looking for tokenizer.model, so folders without
+            # one (Qwen, Gemma saved by transformers) would need the package for nothing. Its
+            # callers treat FileNotFoundError as "not a sentencepiece vocabulary".
+            if not (Path(self.dir_model) / "tokenizer.model").is_file():
+                raise FileNotFoundError("tokenizer.model")
+            return super()._create_vocab_sentencepiece()
+
         def get_vocab_base_pre(self, tokenizer: Any) -> str:
             try:
                 return str(super().get_vocab_base_pre(tokenizer))
