@@ -138,14 +138,11 @@ def doctor_stage(ctx: RunContext) -> EngineChoice:
 
 
 def _run_environment_checks(ctx: RunContext) -> None:
-    """The environment doctor (``dndtune.env.doctor``), once it is part of the installed package."""
-    if importlib.util.find_spec("dndtune.env.doctor") is None:
-        return
-    doctor = importlib.import_module("dndtune.env.doctor")
-    check = getattr(doctor, "check_run", None)
-    if callable(check):
-        report = check(ctx.recipe, ctx.events)
-        ctx.record["doctor"] = report.as_dict() if hasattr(report, "as_dict") else report
+    """The environment doctor: reports every check, raises on one that makes the run impossible."""
+    from dndtune.env.doctor import check_run
+
+    report = check_run(ctx.recipe, ctx.events)
+    ctx.record["doctor"] = report.as_dict()
 
 
 def model_stage(ctx: RunContext) -> ResolvedModel:
@@ -354,7 +351,7 @@ class Pipeline:
 
 
 def build_pipeline(recipe: Recipe, events: EventSink, *, stop_event: threading.Event | None = None,
-                   resume: bool | None = None, stages: Sequence[Stage] = DEFAULT_STAGES) -> Pipeline:
+                   resume: bool | None = None, stages: Sequence[Stage] | None = None) -> Pipeline:
     """The pipeline for ``recipe``; ``stop_event`` ends training after the current step, with a checkpoint.
 
     ``resume``: ``None`` continues an interrupted run of the same recipe automatically,
@@ -363,7 +360,7 @@ def build_pipeline(recipe: Recipe, events: EventSink, *, stop_event: threading.E
     layout = RunLayout.under(recipe.output.dir, recipe.output.run_name)
     context = RunContext(recipe=recipe, layout=layout, events=events, stop_event=stop_event or threading.Event(),
                          resume=resume)
-    return Pipeline(context, stages)
+    return Pipeline(context, DEFAULT_STAGES if stages is None else stages)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from dndtune.train.collate import LabelCheckingCollator
 from dndtune.train.engine import EngineChoice
 from dndtune.train.layout import RunLayout
 from dndtune.train.load import LoraSpec, load_for_training
+from dndtune.train.plot import write_loss_plot
 from dndtune.train.resume import checkpoint_step, decide_resume, write_key
 from dndtune.train.sft import sft_trainer_class
 from dndtune.train.tokenize import (
@@ -240,7 +241,7 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     started = time.perf_counter()
-    events.emit(Event(STAGE, "train.engine", job.engine.describe(), data=asdict(job.engine)))
+    events.emit(Event(STAGE, "train.engine", job.engine.describe(), level="debug", data=asdict(job.engine)))
     tokenizer = load_tokenizer(job.model)
     renderer = ChatRenderer(tokenizer, job.model.chat_template, job.model.end_of_turn)
     train_items, train_stats = tokenize_split(renderer, train_examples, job.max_seq_length, "train", events)
@@ -297,6 +298,9 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
             fix=f"lower train.lr (now {job.hparams.lr:g}) or raise train.warmup_ratio; "
             "checkpoints before the divergence are kept",
         )
+    plot = write_loss_plot(job.layout.metrics, job.layout.loss_plot)
+    if plot is not None:
+        events.emit(Event(STAGE, "train.plot", f"loss curve: {plot}", level="debug", data={"path": str(plot)}))
     resumed_from = checkpoint_step(checkpoint) if checkpoint is not None else None
     final_loss = _last(callback.history, "loss")
     best = state.best_metric if early_stopping else _best(callback.history)

@@ -50,6 +50,7 @@ def test_a_few_steps_emit_metrics_and_write_checkpoints(tiny_gemma3: Path, tmp_p
     assert [r["step"] for r in lines if "loss" in r] == [1, 2, 3, 4]
     assert result.final_loss == steps[-1].data["loss"]
     assert result.best_eval_loss == min(e.data["eval_loss"] for e in of_kind(sink, "train.eval"))
+    assert layout.loss_plot.read_bytes()[:4] == b"\x89PNG"
 
 
 class StopAt:

@@ -1,0 +1,190 @@
+"""``dndtune --recipe R [--set k=v ...] [--dry-run]``: the headless run of the whole pipeline.
+
+Loads and validates the recipe, prints the plan for ``--dry-run``, otherwise builds the pipeline
+with :func:`dndtune.pipeline.build_pipeline` (the same factory the TUI uses) and renders its
+events: a progress bar for training steps on a terminal (a line every few percent in logs), a
+line per evaluation and per stage. Ctrl-C asks training to stop after the current step and save
+a checkpoint (rerunning the same command resumes); a second Ctrl-C aborts at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+from dndtune.cli.console import ConsoleSink
+from dndtune.events import Event
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from dndtune.pipeline import PipelineResult
+    from dndtune.recipe.schema import Recipe
+
+EXIT_STOPPED = 130
+
+
+def run_recipe(args: argparse.Namespace) -> int:
+    from dndtune.recipe.loader import load_recipe
+
+    recipe = load_recipe(args.recipe, list(getattr(args, "overrides", []) or []))
+    if getattr(args, "dry_run", False):
+        print(plan_text(recipe))
+        return 0
+    # Before anything imports transformers: its download/loading bars would garble the progress bar.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from dndtune.pipeline import build_pipeline
+
+    stop = threading.Event()
+    console = RunConsole(sys.stderr, verbose=bool(getattr(args, "verbose", False)))
+    pipeline = build_pipeline(recipe, console, stop_event=stop, resume=getattr(args, "resume", None))
+    try:
+        with stop_on_interrupt(stop, console):
+            result = pipeline.run()
+    finally:
+        console.close()
+    print(summary(result))
+    return 0 if result.status == "completed" else EXIT_STOPPED
+
+
+def plan_text(recipe: Recipe) -> str:
+    """The resolved recipe and the plan (stages, memory, steps) from :mod:`dndtune.recipe.plan`."""
+    from dndtune.recipe.plan import describe_plan
+
+    text: str = describe_plan(recipe)
+    return text
+
+
+@contextmanager
+def stop_on_interrupt(stop: threading.Event, console: RunConsole) -> Iterator[None]:
+    """First Ctrl-C: stop after the current training step, with a checkpoint. Second: abort."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        console.emit(Event("run", "run.stopping", "stopping after the current step to save a checkpoint "
+                                                  "(Ctrl-C again to abort without one)", level="warning"))
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class RunConsole:
+    """Event sink for the headless run: a training progress bar plus :class:`ConsoleSink` lines."""
+
+    def __init__(self, stream: TextIO, *, verbose: bool = False) -> None:
+        self._stream = stream
+        self._lines = ConsoleSink(stream, verbose=verbose)
+        self._interactive = stream.isatty()
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._last_printed = 0
+
+    def emit(self, event: Event) -> None:
+        if event.kind == "train.step":
+            self._step(event.data)
+            return
+        if event.kind == "train.begin":
+            self._begin(event.data)
+        if self._progress is None:
+            self._lines.emit(event)
+        elif event.message and event.level != "debug":
+            # Printed above the live bar, which keeps redrawing below.
+            self._progress.console.print(f"[{event.stage}] {event.message}", markup=False, highlight=False)
+        if event.kind in ("train.stopped", "train.adapter", "train.diverged") or event.kind == "pipeline.done":
+            self.close()
+
+    def _begin(self, data: dict[str, Any]) -> None:
+        if not self._interactive or self._progress is not None:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(), console=Console(file=self._stream), transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("train", total=data.get("max_steps") or None,
+                                             completed=data.get("step", 0), stats="")
+
+    def _step(self, data: dict[str, Any]) -> None:
+        stats = step_stats(data)
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=data["step"], total=data["max_steps"], stats=stats)
+            return
+        step, total = int(data["step"]), int(data["max_steps"])
+        every = max(1, total // 20)
+        if step in (1, total) or step - self._last_printed >= every:
+            self._last_printed = step
+            print(f"[train] step {step}/{total} {stats}", file=self._stream, flush=True)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+
+def step_stats(data: dict[str, Any]) -> str:
+    parts = [f"loss {data['loss']:.4f}"]
+    if data.get("lr") is not None:
+        parts.append(f"lr {data['lr']:.2e}")
+    if data.get("tokens_per_s"):
+        parts.append(f"{data['tokens_per_s']:.0f} tok/s")
+    if data.get("eta_s") is not None:
+        parts.append(f"eta {_duration(float(data['eta_s']))}")
+    if data.get("mem_bytes"):
+        parts.append(f"mem {data['mem_bytes'] / 2**30:.1f} GiB")
+    return "  ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def summary(result: PipelineResult) -> str:
+    """The closing lines: status, where the outputs are, and the figures worth keeping."""
+    ctx = result.context
+    lines = [f"run {ctx.recipe.output.run_name}: {result.status}  ({ctx.layout.root})"]
+    train = ctx.train
+    if train is not None:
+        figures = [f"{train.step}/{train.max_steps} steps"]
+        if train.final_loss is not None:
+            figures.append(f"final loss {train.final_loss:.4f}")
+        if train.best_eval_loss is not None:
+            figures.append(f"best eval loss {train.best_eval_loss:.4f}")
+        if train.early_stopped:
+            figures.append("stopped early")
+        lines.append(f"  training  {', '.join(figures)} ({train.engine}, {train.seconds:.0f} s)")
+        if train.status == "stopped" and train.checkpoint is not None:
+            lines.append(f"  checkpoint {train.checkpoint}")
+            lines.append("  rerun the same command to resume from it")
+    if result.adapter is not None:
+        lines.append(f"  adapter   {result.adapter}")
+    if result.merged is not None:
+        lines.append(f"  merged    {result.merged}")
+    export = ctx.export
+    path = getattr(export, "path", None) if export is not None else None
+    if path is not None:
+        lines.append(f"  gguf      {path}")
+    total = sum(float(s.get("seconds", 0.0)) for s in result.stages.values())
+    lines.append(f"  wall time {_duration(total)}; record: {ctx.layout.run_json}")
+    return "\n".join(lines)
