@@ -18,9 +18,10 @@ from dndtune.errors import DndtuneError
 from dndtune.events import CallbackSink, Event
 from dndtune.recipe.loader import list_recipes, load_recipe
 from dndtune.recipe.schema import Recipe
+from dndtune.train.layout import RunLayout
 from tui.commands import DndtuneCommands
 from tui.messages import PipelineEvent, RunUpdated
-from tui.run_state import RunState, apply_event
+from tui.run_state import RunState, apply_event, seed_history
 from tui.screens.environment import EnvironmentScreen
 from tui.screens.export import ExportScreen
 from tui.screens.recipe import RecipeScreen
@@ -176,9 +177,21 @@ class DndtuneApp(App[None]):
             self.notify(event.message, title="Run failed", severity="error", timeout=15)
         elif event.kind == "export.done" and self.run_state.manifest_path:
             self._read_samples(Path(self.run_state.manifest_path))
+        elif event.kind == "train.resume" and self.recipe is not None:
+            self._seed_history(int(event.data.get("step", 0)))
         self.screen.post_message(RunUpdated(event))
         if not self.run_state.active and self._exit_when_stopped:
             self.exit()
+
+    def _seed_history(self, step: int) -> None:
+        recipe = self.recipe
+        assert recipe is not None
+        metrics = RunLayout.under(recipe.output.dir, recipe.output.run_name).metrics
+        try:
+            lines = metrics.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return  # no earlier metrics: the chart starts at the checkpoint
+        seed_history(self.run_state, lines, step)
 
     def _read_samples(self, manifest: Path) -> None:
         """The replies verification got from the exported model live in its manifest, not in events."""

@@ -7,6 +7,7 @@ place that knows which event fields the screens use, so a screen that is not mou
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -153,6 +154,33 @@ def apply_event(state: RunState, event: Event) -> None:
     # Step events arrive every step and are shown by the progress line; the log keeps the rest.
     if event.message and (event.kind != "train.step" or event.level in ("warning", "error")):
         state.add_log(_log_line(event))
+
+
+def seed_history(state: RunState, metrics_lines: list[str], up_to_step: int) -> None:
+    """Put the curve of the steps before a resume back (from the run's ``metrics.jsonl``).
+
+    A resumed run only reports the steps after its checkpoint; without this the chart would
+    start in the middle. Later records of a step win (a step logged again after a resume).
+    """
+    train: dict[int, float] = {}
+    evals: dict[int, float] = {}
+    for line in metrics_lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        step = _int(record.get("step"))
+        if step is None or step > up_to_step:
+            continue
+        loss, eval_loss = _float(record.get("loss")), _float(record.get("eval_loss"))
+        if loss is not None:
+            train[step] = loss
+        if eval_loss is not None:
+            evals[step] = eval_loss
+    state.train_loss[:0] = sorted(train.items())
+    state.eval_loss[:0] = sorted(evals.items())
 
 
 def _apply_step(state: RunState, data: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dndtune.events import Event
-from tui.run_state import LOG_LINES, RunState, apply_event
+from tui.run_state import LOG_LINES, RunState, apply_event, seed_history
 
 
 def step(n: int, loss: float, **extra: object) -> Event:
@@ -92,3 +92,13 @@ def test_malformed_figures_are_ignored_not_fatal() -> None:
     state = RunState()
     apply_event(state, Event("train", "train.step", "", data={"step": "x", "loss": None, "lr": "fast"}))
     assert state.train_loss == [] and state.lr is None
+
+
+def test_resume_puts_the_earlier_curve_back() -> None:
+    state = RunState(status="running")
+    apply_event(state, Event("train", "train.step", "", data={"step": 5, "loss": 1.0}))
+    lines = ['{"step": 1, "loss": 3.0}', '{"step": 2, "loss": 2.5, "x": 1}', '{"step": 2, "eval_loss": 2.7}',
+             "not json", '{"step": 4, "loss": 9.0}', '{"step": 2, "loss": 2.4}', "[1]"]
+    seed_history(state, lines, up_to_step=3)
+    assert state.train_loss == [(1, 3.0), (2, 2.4), (5, 1.0)]
+    assert state.eval_loss == [(2, 2.7)]

@@ -54,7 +54,8 @@ def export_events() -> list[Event]:
     for name, passed, required in (("loads", True, True), ("chat_template", True, True),
                                    ("end_of_turn_is_eog", True, True), ("logit_parity", True, True),
                                    ("stops_at_end_of_turn", True, False), ("tool_call_parses", False, False)):
-        events.append(Event("export", "export.verify", f"{'ok' if passed else 'FAILED'} {name}",
+        detail = "as expected" if passed else "roll prompt produced no parseable tool call"
+        events.append(Event("export", "export.verify", f"{'ok' if passed else 'FAILED'} {name}: {detail}",
                             level="info" if passed else "warning",
                             data={"rung": "Q4_K_M", "check": name, "passed": passed, "required": required}))
     events.append(Event("export", "export.done", "snapshot-Q4_K_M.gguf: 180.4 MB", data={

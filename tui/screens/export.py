@@ -44,9 +44,15 @@ def result_renderable(state: RunState, size_limit: int | None) -> RenderableType
         for check in state.verify:
             mark, style = ("✓", "green") if check.passed else (("✗", "red") if check.required else ("!", "yellow"))
             parts.append(Text.assemble((f" {mark} ", style), check.name))
+            if not check.passed:
+                # The event reads "FAILED name: why"; under the name only the why is needed.
+                why = check.message.partition(": ")[2] or check.message
+                parts.append(Padding(Text(why, style=f"italic {style}"), (0, 0, 0, 3)))
     for key, reply in state.samples.items():
+        shown = Text(reply.strip()) if reply.strip() else Text("(only whitespace: the model has not learned "
+                                                               "to answer yet)", style="italic yellow")
         parts.extend([Text(""), Text(SAMPLE_TITLES.get(key, key), style="bold underline"),
-                      Padding(Text(reply.strip()), (0, 0, 0, 1))])
+                      Padding(shown, (0, 0, 0, 1))])
     return Group(*parts)
 
 
