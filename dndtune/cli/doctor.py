@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(recipe_name, overrides) if recipe_name else None
     output_dir = args.output_dir or (recipe.output.dir if recipe else Path("training-output"))
     env = collect_environment(output_dir)
-    checks = check_recipe(recipe, env) if recipe else check_environment(env)
+    checks = check_recipe(recipe, env, deep=True) if recipe else check_environment(env)
     report = DoctorReport(env, tuple(checks))
     if args.format == "json":
         payload = report.as_dict()

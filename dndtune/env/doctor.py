@@ -239,12 +239,20 @@ def check_environment(env: EnvReport) -> list[Check]:
     return checks
 
 
-def check_recipe(recipe: Recipe, env: EnvReport, *, profile: ModelProfile | None = None) -> list[Check]:
-    """The full checklist for running ``recipe`` here (environment checks first)."""
+def check_recipe(recipe: Recipe, env: EnvReport, *, profile: ModelProfile | None = None,
+                 deep: bool = False) -> list[Check]:
+    """The full checklist for running ``recipe`` here (environment checks first).
+
+    ``deep`` also loads the tokenizer of a model that is already on disk and runs the
+    compatibility check (seconds); the quick form reads only config files.
+    """
     checks = check_environment(env)
-    if profile is None:
-        profile = profile_for_recipe(recipe.base_model)
-    checks.append(_model_check(recipe))
+    try:
+        profile = profile or profile_for_recipe(recipe.base_model)
+    except DndtuneError as exc:
+        checks.append(Check("model", "fail", exc.message, exc.fix))
+    else:
+        checks.append(_model_check(recipe, profile if deep else None))
     checks.append(_scenarios_check(recipe))
     checks.extend(_precision_checks(recipe, env))
     checks.append(_engine_check(recipe, env))
@@ -302,11 +310,19 @@ def worst(checks: list[Check]) -> Status:
     return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
 
 
-def _model_check(recipe: Recipe) -> Check:
+def _model_check(recipe: Recipe, compat_profile: ModelProfile | None) -> Check:
     try:
         location = locate_model(recipe.base_model)
     except DndtuneError as exc:
         return Check("model", "fail", exc.message, exc.fix)
+    if location is not None and location.path is not None and compat_profile is not None:
+        from dndtune.models.compat import check_compat
+
+        problems = check_compat(location.path, compat_profile)
+        if problems:
+            return Check("model", "fail", f"{location.description}: {'; '.join(problems)}",
+                         "use a Gemma 2/3 or Qwen 2/2.5/3 checkpoint with its tokenizer")
+        return Check("model", "pass", f"base model: {location.description} (chat template and tokens checked)")
     if location is None:
         wanted = recipe.base_model.name_or_path or recipe.base_model.profile
         ways = []
@@ -388,35 +404,80 @@ def describe_estimate(estimate: MemoryEstimate) -> str:
 
 
 def memory_suggestions(recipe: Recipe, profile: ModelProfile, env: EnvReport) -> list[str]:
-    """Concrete recipe changes, each with the estimate it would give; the ones that fit come first."""
-    budget = env.available_memory * WARN_FRACTION
-    options: list[tuple[str, Recipe, ModelProfile]] = []
-    if recipe.train.batch_size > 1:
-        accum = recipe.train.grad_accum * recipe.train.batch_size
-        options.append((f"train.batch_size: 1 with train.grad_accum: {accum}",
-                        _with(recipe, train={"batch_size": 1, "grad_accum": accum}), profile))
-    if not recipe.train.gradient_checkpointing:
-        options.append(("train.gradient_checkpointing: true",
-                        _with(recipe, train={"gradient_checkpointing": True}), profile))
+    """Concrete recipe changes, each with the estimate it gives, least costly to quality first.
+
+    Changes that fit on their own are listed; when none does, one combination that fits (or
+    comes closest) is given instead.
+    """
+    budget = int(env.available_memory * WARN_FRACTION)
+    steps = (_fewer_per_step, _checkpointing, _four_bit, _shorter_sequences, _smaller_profile)
+    single = [change for step in steps if (change := step(recipe, profile, env, budget)) is not None]
+    fitting = [(label, size) for label, r, p in single if (size := _estimate(r, p, env)) <= budget]
+    if fitting:
+        return [f"{label} (est. {format_size(size)})" for label, size in fitting]
+    labels: list[str] = []
+    current, current_profile = recipe, profile
+    for step in steps:
+        change = step(current, current_profile, env, budget)
+        if change is None:
+            continue
+        label, current, current_profile = change
+        labels.append(label)
+        if _estimate(current, current_profile, env) <= budget:
+            break
+    if not labels:
+        return []
+    return [f"all of: {', '.join(labels)} (est. {format_size(_estimate(current, current_profile, env))})"]
+
+
+Change = tuple[str, Recipe, ModelProfile]
+
+
+def _fewer_per_step(recipe: Recipe, profile: ModelProfile, env: EnvReport, budget: int) -> Change | None:
+    if recipe.train.batch_size == 1:
+        return None
+    accum = recipe.train.grad_accum * recipe.train.batch_size
+    return (f"train.batch_size: 1 with train.grad_accum: {accum}",
+            _with(recipe, train={"batch_size": 1, "grad_accum": accum}), profile)
+
+
+def _checkpointing(recipe: Recipe, profile: ModelProfile, env: EnvReport, budget: int) -> Change | None:
+    if recipe.train.gradient_checkpointing:
+        return None
+    return "train.gradient_checkpointing: true", _with(recipe, train={"gradient_checkpointing": True}), profile
+
+
+def _four_bit(recipe: Recipe, profile: ModelProfile, env: EnvReport, budget: int) -> Change | None:
+    if env.backend != "cuda" or recipe.base_model.load_in_4bit:
+        return None
+    return "base_model.load_in_4bit: true", _with(recipe, base_model={"load_in_4bit": True}), profile
+
+
+def _shorter_sequences(recipe: Recipe, profile: ModelProfile, env: EnvReport, budget: int) -> Change | None:
+    """The longest halved max_seq_length that fits (down to 256)."""
     seq = recipe.data.max_seq_length // 2
+    candidate: Recipe | None = None
     while seq >= 256:
         candidate = _with(recipe, data={"max_seq_length": seq})
-        options.append((f"data.max_seq_length: {seq}", candidate, profile))
         if _estimate(candidate, profile, env) <= budget:
             break
         seq //= 2
-    if env.backend == "cuda" and not recipe.base_model.load_in_4bit:
-        options.append(("base_model.load_in_4bit: true", _with(recipe, base_model={"load_in_4bit": True}), profile))
+    if candidate is None:
+        return None
+    return f"data.max_seq_length: {candidate.data.max_seq_length}", candidate, profile
+
+
+def _smaller_profile(recipe: Recipe, profile: ModelProfile, env: EnvReport, budget: int) -> Change | None:
+    """The largest shipped profile smaller than this model that fits (else the smallest)."""
     smaller = sorted((p for p in builtin_profiles().values() if p.param_count() < profile.param_count()),
                      key=lambda p: -p.param_count())
+    chosen: Change | None = None
     for candidate_profile in smaller:
         candidate = _with(recipe, base_model={"profile": candidate_profile.name, "name_or_path": None})
+        chosen = (f"base_model.profile: {candidate_profile.name}", candidate, candidate_profile)
         if _estimate(candidate, candidate_profile, env) <= budget:
-            options.append((f"base_model.profile: {candidate_profile.name}", candidate, candidate_profile))
             break
-    scored = [(label, _estimate(r, p, env)) for label, r, p in options]
-    scored.sort(key=lambda item: (item[1] > budget, item[1]))
-    return [f"{label} (est. {format_size(size)})" for label, size in scored]
+    return chosen
 
 
 def _estimate(recipe: Recipe, profile: ModelProfile, env: EnvReport) -> int:

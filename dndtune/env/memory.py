@@ -29,6 +29,11 @@ LOSS_FP32_COPIES = 4
 and in backward their two gradients. On CPU the allocator keeps freed blocks of this size mapped,
 so the measured peak sits near this count even where some of them are already dead."""
 
+CHECKPOINT_LIVE_LAYERS = 3
+"""With gradient checkpointing, full layer activations alive at the peak: the layer recomputed in
+backward, its activation gradients, and the blocks the allocator keeps from the forward pass's
+transient layers (measured: RSS grows by ~3 layers' worth, not 1)."""
+
 OVERHEAD_BYTES: dict[Backend, int] = {"cuda": 750 * 2**20, "mps": 1024 * 2**20, "cpu": 1024 * 2**20}
 """Runtime baseline: CUDA context and cuBLAS workspace on a GPU; Python, torch and transformers in RAM."""
 
@@ -78,13 +83,42 @@ class MemoryEstimate:
         return data
 
 
+# Bytes a decoder layer keeps for backward, per token, per unit of width: (intermediate i,
+# attention q (and k/v), hidden h). Measured with torch.autograd.graph.saved_tensors_hooks on
+# LoRA-wrapped Gemma 3 and Qwen 3 layers (all projections adapted) in transformers 5: the MLP keeps
+# gate, up, activation and product; attention keeps projections, q/k norms and the SDPA output;
+# RMSNorms keep their fp32 upcasts, which is why 16-bit layers keep more per h than half of fp32.
+# Keys: (family group, bytes per element of the compute dtype).
+LAYER_BYTES: dict[tuple[str, int], tuple[float, float, float]] = {
+    ("gemma", 4): (25.2, 26.3, 27.1),
+    ("gemma", 2): (14.7, 19.3, 37.3),
+    ("qwen", 4): (25.2, 18.3, 17.1),
+    ("qwen", 2): (14.7, 15.3, 28.2),
+}
+# LoRA dropout (p > 0) keeps a dropped-out, fp32 copy of each adapted input and its mask.
+DROPOUT_BYTES: dict[int, tuple[float, float, float]] = {4: (4.0, 8.0, 32.0), 2: (4.0, 4.0, 20.0)}
+
+
+def layer_activation_bytes(profile: ModelProfile, dtype_bytes: int, *, dropout: bool) -> int:
+    """Bytes one decoder layer keeps for backward per token (k and v count like q)."""
+    dims = profile.dims
+    group = "gemma" if profile.family in ("gemma2", "gemma3") else "qwen"
+    width = 4 if dtype_bytes == 4 else 2
+    per_i, per_q, per_h = LAYER_BYTES[(group, width)]
+    if dropout:
+        extra = DROPOUT_BYTES[width]
+        per_i, per_q, per_h = per_i + extra[0], per_q + extra[1], per_h + extra[2]
+    attention_width = dims.q_size + dims.kv_size
+    return int(per_i * dims.intermediate_size + per_q * attention_width + per_h * dims.hidden_size)
+
+
 def target_modules(recipe: Recipe, profile: ModelProfile) -> tuple[str, ...]:
     targets = recipe.lora.target_modules
     return profile.lora_target_modules if targets == "profile" else tuple(targets)
 
 
-def estimate_peak_memory(recipe: Recipe, profile: ModelProfile, *, backend: Backend,
-                         bf16_supported: bool) -> MemoryEstimate:
+def estimate_peak_memory(recipe: Recipe, profile: ModelProfile, *, backend: Backend, bf16_supported: bool,
+                         attn_implementation: str = "sdpa") -> MemoryEstimate:
     """Estimate the peak memory of training ``recipe`` on ``profile`` (see docs/memory-estimate.md)."""
     dims = profile.dims
     dtype = pick_dtype(recipe.base_model.dtype, backend, bf16_supported)
@@ -106,22 +140,18 @@ def estimate_peak_memory(recipe: Recipe, profile: ModelProfile, *, backend: Back
     lora = lora_params * LORA_BYTES_PER_PARAM
 
     tokens = recipe.train.batch_size * recipe.data.max_seq_length
-    # Tensors a decoder layer keeps for backward, per token: norm input/output and residuals
-    # (6h), q and attention output (2q), k, v and normed k (3kv), the MLP's gate, up, activation
-    # and product (4i); LoRA dropout keeps a dropped copy of each adapted input (5h + q + i).
-    per_layer = 6 * h + 2 * q + 3 * kv + 4 * i
-    if recipe.lora.dropout > 0:
-        per_layer += 5 * h + q + i
+    per_layer = layer_activation_bytes(profile, act, dropout=recipe.lora.dropout > 0)
     seq = recipe.data.max_seq_length
-    # The math SDPA kernel (CPU/MPS with a mask) keeps the attention probabilities; CUDA's
-    # flash / memory-efficient kernels do not.
-    probs_layer = 0 if backend == "cuda" else recipe.train.batch_size * dims.num_heads * seq * seq * act
+    # Eager attention keeps the softmaxed scores (batch x heads x seq x seq); SDPA's fused
+    # kernels, which transformers uses by default on CPU and CUDA, keep only a log-sum-exp.
+    probs_layer = recipe.train.batch_size * dims.num_heads * seq * seq * act if attn_implementation == "eager" else 0
     if recipe.train.gradient_checkpointing:
-        # Each layer's input is kept; one layer at a time is recomputed with its full activations.
-        activations = tokens * act * (dims.num_layers * h + per_layer)
-        attention = probs_layer
+        # Each layer's input is kept, plus CHECKPOINT_LIVE_LAYERS layers' worth of full activations.
+        live = min(CHECKPOINT_LIVE_LAYERS, dims.num_layers)
+        activations = tokens * (dims.num_layers * h * act + live * per_layer)
+        attention = probs_layer * live
     else:
-        activations = tokens * act * dims.num_layers * per_layer
+        activations = tokens * dims.num_layers * per_layer
         attention = probs_layer * dims.num_layers
     # The model's logits in the compute dtype, then fp32 copies for the loss (see LOSS_FP32_COPIES).
     logits = tokens * dims.vocab_size * (act + 4 * LOSS_FP32_COPIES)

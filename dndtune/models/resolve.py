@@ -90,15 +90,17 @@ def locate_model(section: BaseModelSection, *, offline: bool | None = None,
                  cache_root: Path | None = None) -> ModelLocation | None:
     """The first place the model is available, in resolution order; ``None`` when nowhere.
 
-    Cheap (no download, no conversion): the doctor uses it to say whether a run can start.
+    Cheap (no download, no conversion): the doctor uses it to say whether a run can start. A
+    path that is not a folder (and cannot be a hub id) raises, as resolution would.
     """
     offline = hub_offline() if offline is None else offline
     wanted = model_id(section)
     local = Path(wanted).expanduser()
     if local.is_dir():
         return ModelLocation("local", local, f"local folder {local}")
-    if not _HUB_ID.match(wanted):
-        return None
+    if local.exists() or not _HUB_ID.match(wanted):
+        raise DndtuneError(f"base model folder not found: {wanted}",
+                           fix="set base_model.name_or_path to an existing folder or a Hugging Face id")
     cached = _hf_cache_snapshot(wanted)
     if cached is not None:
         return ModelLocation("hf-cache", cached, f"Hugging Face cache ({wanted})")
