@@ -79,7 +79,7 @@ def decide_resume(folder: Path, key: str, policy: bool | None, events: EventSink
     if latest is None:
         if policy is True:
             raise DndtuneError(f"nothing to resume: no complete checkpoint in {folder}",
-                               fix="run without --resume to start training")
+                               fix="run without requiring a resume to start training")
         return None
     stored = read_key(folder)
     if stored != key:
@@ -90,8 +90,7 @@ def decide_resume(folder: Path, key: str, policy: bool | None, events: EventSink
             return latest
         raise DndtuneError(
             f"{folder} holds checkpoints from a different model, dataset or training setup",
-            fix="rerun with --no-resume to start over, --resume to continue anyway, "
-            "or set output.run_name to a new name",
+            fix=f"set output.run_name to a new name, or delete {folder} to start over",
         )
     events.emit(Event("train", "train.resume", f"resuming from {latest.name}",
                       data={"step": checkpoint_step(latest), "path": str(latest)}))
