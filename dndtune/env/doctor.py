@@ -376,10 +376,10 @@ def _engine_check(recipe: Recipe, env: EnvReport) -> Check:
         return Check("engine", "fail", "train.engine is unsloth but unsloth is not installed",
                      "run python scripts/setup.py (installs it where it works), or set train.engine: auto")
     if recipe.train.engine == "trl":
-        return Check("engine", "pass", "engine: TRL + PEFT (as the recipe asks)")
+        return Check("engine", "pass", "TRL + PEFT (as the recipe asks)")
     if has_unsloth:
-        return Check("engine", "pass", "engine: Unsloth is installed and will be used where it supports the model")
-    return Check("engine", "pass", "engine: TRL + PEFT (Unsloth is not installed)")
+        return Check("engine", "pass", "Unsloth is installed and will be used where it supports the model")
+    return Check("engine", "pass", "TRL + PEFT (Unsloth is not installed)")
 
 
 def memory_check(recipe: Recipe, profile: ModelProfile, env: EnvReport) -> Check:

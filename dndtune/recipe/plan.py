@@ -103,8 +103,9 @@ def build_plan(recipe: Recipe, env: EnvReport, *, n_examples: int | None = None,
 
 
 def _stages(recipe: Recipe) -> list[str]:
-    augment = (f"{recipe.data.augment.copies} augmented copies each" if recipe.data.augment.enabled
-               else "no augmentation")
+    copies = recipe.data.augment.copies
+    augment = (f"{copies} augmented {'copy' if copies == 1 else 'copies'} each"
+               if recipe.data.augment.enabled and copies else "no augmentation")
     return [
         "doctor: environment and recipe checks",
         f"scenarios: parse {recipe.data.scenarios_dir}/",
