@@ -16,7 +16,7 @@ from dndtune import __version__
 from dndtune.errors import DndtuneError
 
 # Modules under dndtune.cli that register a subcommand, in the order --help lists them.
-COMMAND_MODULES = ("validate", "dataset", "scenarios", "tui", "export", "doctor")
+COMMAND_MODULES = ("validate", "dataset", "scenarios", "tui", "export", "doctor", "eval", "play", "deploy", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,169 @@
+"""A play session: a person plays a scene with the exported model; the library half of ``dndtune play``.
+
+The session keeps the conversation in the training format, generates the DM's reply, executes
+any ``roll`` tool calls with real dice (:class:`~dndtune.play.dice.DiceRoller`), feeds the
+results back and lets the model narrate them, then stores the player's 1-5 rating of each reply
+against the model file's sha256. It never touches a terminal: the CLI (``dndtune.cli.play``)
+and the TUI's Play screen drive it and show what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dndtune.dataset.chat import ROLL_TOOL_NAME, Message, message, scenario_to_messages, system_prompt, tools
+from dndtune.errors import DndtuneError
+from dndtune.evaluate.consistency import strip_tool_blocks
+from dndtune.evaluate.regression import load_cases
+from dndtune.evaluate.render import TemplateRejected
+from dndtune.evaluate.runner import GenerationSettings, ModelRunner
+from dndtune.evaluate.toolcalls import allowed_skills, predicted_calls
+from dndtune.play.dice import DiceRoller
+from dndtune.play.ratings import MAX_RATING, MIN_RATING, Rating, append_rating
+from dndtune.scenario.models import Scenario
+
+MAX_TOOL_ROUNDS = 3
+"""Generate-roll-narrate rounds per player message; a model that keeps calling is cut off there."""
+PLAY_SETTINGS = GenerationSettings(max_tokens=256, temperature=0.7, seed=0)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Where play starts: the system prompt and any opening DM narration."""
+
+    system: str
+    opening: tuple[str, ...] = ()
+    title: str = "dndtune scene"
+    source: str | None = None
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Scene:
+        messages = scenario_to_messages(scenario)
+        opening: list[str] = []
+        for m in messages[1:]:
+            if m["role"] != "assistant":
+                break
+            opening.append(str(m["content"] or ""))
+        return cls(system=str(messages[0]["content"]), opening=tuple(opening), title=scenario.title,
+                   source=scenario.path)
+
+    @classmethod
+    def default(cls) -> Scene:
+        """The regression suite's crypt scene: a party of three beneath Oakhurst chapel."""
+        case = load_cases()[0]
+        return cls(system=system_prompt(case.system), title="The crypt beneath Oakhurst chapel")
+
+
+@dataclass(frozen=True)
+class RollEvent:
+    skill: str
+    character: str | None
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DmTurn:
+    number: int
+    """1-based index of the DM reply in this session (what ratings refer to)."""
+    player: str
+    text: str
+    """What the DM said: narration of every round, tool-call blocks removed."""
+    rolls: tuple[RollEvent, ...] = ()
+    invalid_calls: int = 0
+    """Tool-call blocks the app could not execute (malformed or unknown skill)."""
+    finish: str = "stop"
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class PlaySession:
+    runner: ModelRunner
+    dice: DiceRoller
+    scene: Scene = field(default_factory=Scene.default)
+    settings: GenerationSettings = PLAY_SETTINGS
+    ratings_path: Path | None = None
+    model_sha256: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    turns: list[DmTurn] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            self.messages = [message("system", self.scene.system)]
+            self.messages.extend(message("assistant", text) for text in self.scene.opening)
+        self._tools = tools()
+        self._skills = allowed_skills(self._tools)
+
+    def send(self, player_text: str) -> DmTurn:
+        """The player's message in, the DM's (possibly multi-round) reply out."""
+        if not player_text.strip():
+            raise DndtuneError("say something to the DM first", fix="type what your character does")
+        self.messages.append(message("user", player_text.strip()))
+        narration: list[str] = []
+        rolls: list[RollEvent] = []
+        invalid = tokens = 0
+        seconds = 0.0
+        finish = "stop"
+        for round_index in range(MAX_TOOL_ROUNDS):
+            settings = GenerationSettings(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
+                                          seed=self.settings.seed + len(self.turns) * MAX_TOOL_ROUNDS + round_index)
+            generation = self.runner.generate(self._prompt(), self._tools, settings)
+            tokens += generation.tokens
+            seconds += generation.seconds
+            finish = generation.finish
+            text = strip_tool_blocks(generation.text).strip()
+            calls = predicted_calls(generation.text, self.runner.profile, self._skills)
+            valid = [c for c in calls if c.valid and c.skill is not None]
+            invalid += generation.text.count(self.runner.profile.tool_format.call_open.strip()) - len(valid)
+            if text:
+                narration.append(text)
+            tool_calls = [{"type": "function", "function": {"name": ROLL_TOOL_NAME,
+                                                            "arguments": {"skill": c.skill, "character": c.character}}}
+                          for c in valid]
+            self.messages.append(message("assistant", text, tool_calls=tool_calls or None))
+            if not valid:
+                break
+            for call in valid:
+                assert call.skill is not None
+                result = self.dice.roll(call.skill, call.character)
+                rolls.append(RollEvent(skill=call.skill, character=call.character, result=result))
+                self.messages.append(message("tool", _json(result), name=ROLL_TOOL_NAME))
+        turn = DmTurn(number=len(self.turns) + 1, player=player_text.strip(), text="\n\n".join(narration),
+                      rolls=tuple(rolls), invalid_calls=max(0, invalid), finish=finish, tokens=tokens,
+                      seconds=seconds)
+        self.turns.append(turn)
+        return turn
+
+    def _prompt(self) -> list[Message]:
+        """The conversation; opening narration is dropped for templates that want a user turn first."""
+        # Runners that render themselves (the Cactus engine) have no renderer to ask beforehand.
+        renderer = getattr(self.runner, "renderer", None)
+        if renderer is None:
+            return self.messages
+        try:
+            renderer.render(self.messages, self._tools, add_generation_prompt=True)
+            return self.messages
+        except TemplateRejected:
+            first_user = next(i for i, m in enumerate(self.messages) if m["role"] == "user")
+            return [self.messages[0], *self.messages[first_user:]]
+
+    def rate(self, number: int, score: int, note: str = "") -> Rating:
+        """Store the player's rating of DM reply ``number`` for this model file."""
+        if not MIN_RATING <= score <= MAX_RATING:
+            raise DndtuneError(f"a rating is {MIN_RATING} to {MAX_RATING}, not {score}",
+                               fix="rate 1 (bad) to 5 (great)")
+        turn = next((t for t in self.turns if t.number == number), None)
+        if turn is None:
+            raise DndtuneError(f"there is no DM reply {number} to rate", fix=f"rate 1..{len(self.turns)}")
+        rating = Rating(model=self.runner.info.label, sha256=self.model_sha256, scenario=self.scene.source,
+                        turn=number, rating=score, note=note.strip(), player=turn.player, reply=turn.text)
+        if self.ratings_path is not None:
+            append_rating(self.ratings_path, rating)
+        return rating
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False)
