@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
     p.add_argument("--gate", type=float, default=None, metavar="TOL",
                    help="keep going down the ladder while DM-turn perplexity stays within TOL "
                         "(relative, e.g. 0.05) of the first type that fits")
+    p.add_argument("--prune", action="store_true",
+                   help="when no type fits, drop the layers that matter least on held-out DM turns "
+                        "(kept only within --gate, default 10 %%, of the unpruned perplexity)")
     p.add_argument("--strict", action="store_true",
                    help="fail when the model does not stop at end of turn or emits no parseable tool call")
     p.add_argument("--no-bench", action="store_true", help="skip the performance profile")
@@ -61,10 +64,14 @@ def run_export(args: argparse.Namespace) -> int:
         except ValueError:
             raise DndtuneError(f"bad --size-limit {args.size_limit!r}", fix='write e.g. 2GB, 1.5GiB or bytes') from None
     result = export_run(resolve_run(args.run), args.target, ConsoleSink(verbose=args.verbose), args.quant,
-                        size_limit=size_limit, gate=args.gate, strict=args.strict, bench=not args.no_bench)
+                        size_limit=size_limit, gate=args.gate, prune=args.prune, strict=args.strict,
+                        bench=not args.no_bench)
     m = result.manifest
     print(f"{result.gguf}")
     print(f"  {m.quant}  {format_size(m.bytes)} (limit {format_size(m.size_limit)})  sha256 {m.sha256[:16]}")
+    if m.pruning is not None:
+        print(f"  layers {m.pruning['layers']} pruned (DM-turn perplexity {m.pruning['base_perplexity']:.3f} -> "
+              f"{m.pruning['perplexity']:.3f})")
     if m.scores.get("perplexity") is not None:
         print(f"  held-out DM-turn perplexity {m.scores['perplexity']:.3f}")
     if m.perf is not None:

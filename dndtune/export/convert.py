@@ -50,6 +50,28 @@ def check_hf_folder(folder: Path) -> None:
                            fix="save the tokenizer (with its chat template) next to the merged weights")
 
 
+def check_tokenizer_convertible(folder: Path) -> None:
+    """Fail early on a vocabulary llama.cpp's converter cannot carry over faithfully.
+
+    A Unigram ``tokenizer.json`` without ``tokenizer.model`` is what transformers writes when it
+    builds a Gemma tokenizer from a GGUF: the converter would store it as a BPE vocabulary with no
+    merges, and llama.cpp would then split every word into single characters.
+    """
+    if (folder / "tokenizer.model").is_file() or not (folder / "tokenizer.json").is_file():
+        return
+    try:
+        with (folder / "tokenizer.json").open(encoding="utf-8") as handle:
+            kind = json.load(handle).get("model", {}).get("type")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return
+    if kind == "Unigram":
+        raise DndtuneError(
+            "tokenizer.json holds a Unigram model and there is no tokenizer.model: llama.cpp's converter "
+            "cannot carry that vocabulary over", path=str(folder / "tokenizer.json"),
+            fix="save the base model's original tokenizer (tokenizer.model, or a BPE tokenizer.json with merges) "
+                "with the merged weights")
+
+
 def source_fingerprint(folder: Path) -> str:
     """Identifies a merged folder's contents cheaply (names, sizes, mtimes), to reuse an earlier conversion."""
     digest = hashlib.sha256()
@@ -64,6 +86,7 @@ def convert_hf_to_gguf(folder: Path, out: Path, toolchain: Toolchain, *, outtype
     """Convert ``folder`` to ``out`` (atomically: ``out`` is only replaced by a complete file)."""
     sink = events or NullSink()
     check_hf_folder(folder)
+    check_tokenizer_convertible(folder)
     fingerprint = source_fingerprint(folder)
     sink.emit(Event("export", "export.convert", f"converting {folder.name} to {outtype} GGUF",
                     data={"source": str(folder), "outtype": outtype}))

@@ -26,6 +26,15 @@ Quantizer = Callable[[Rung], QuantizeResult]
 Scorer = Callable[[Path], "float | None"]
 
 
+class NoFitError(DndtuneError):
+    """No rung fits: carries the tries and the smallest prediction, for pruning to start from."""
+
+    def __init__(self, message: str, *, fix: str, tries: list[QuantTry], smallest: Prediction) -> None:
+        super().__init__(message, fix=fix)
+        self.tries = tries
+        self.smallest = smallest
+
+
 @dataclass
 class LadderResult:
     chosen: QuantizeResult
@@ -116,11 +125,12 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
         break
     if chosen is None:
         assert smallest is not None
-        raise DndtuneError(
+        raise NoFitError(
             f"no quantization fits the {format_size(size_limit)} limit: the smallest, {smallest.rung.label}, "
             f"is {format_size(smallest.bytes)}",
             fix="pick a smaller base model (base_model.profile: gemma-3-270m or qwen2.5-0.5b), "
-                "add smaller types to target.quant_ladder, or raise target.size_limit")
+                "add smaller types to target.quant_ladder, raise target.size_limit, or try --prune",
+            tries=tries, smallest=smallest)
     return LadderResult(chosen=chosen[0], prediction=chosen[1], tries=tries, perplexities=perplexities)
 
 

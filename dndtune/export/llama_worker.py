@@ -220,7 +220,17 @@ def bench(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _peak_rss() -> int:
-    # Linux reports ru_maxrss in KiB, macOS in bytes.
+    """Peak resident memory of this process's own address space.
+
+    On Linux ``ru_maxrss`` survives fork + exec, so a worker started by a process holding a torch
+    model would report the parent's size; ``VmHWM`` belongs to the address space exec created.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 

@@ -19,7 +19,9 @@ from typing import Any
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink, NullSink
-from dndtune.export.manifest import MANIFEST_NAME, ExportManifest, Perf, write_manifest
+from dndtune.export.ladder import LadderResult, NoFitError
+from dndtune.export.manifest import MANIFEST_NAME, ExportManifest, Perf, QuantTry, write_manifest
+from dndtune.export.prune import PruneResult
 from dndtune.export.quants import Rung
 from dndtune.export.targets import ExportTarget, TargetKind, default_target, target_from_recipe
 from dndtune.recipe.schema import format_size
@@ -47,14 +49,14 @@ class ExportResult:
 
 def export_run(run: Any, target: ExportTarget | TargetKind | None = None, events: EventSink | None = None,
                quant: str | None = None, *, size_limit: int | None = None, gate: float | None = None,
-               strict: bool = False, bench: bool = True) -> ExportResult:
+               prune: bool = False, strict: bool = False, bench: bool = True) -> ExportResult:
     """Export a run folder (or the pipeline's run context) for ``target``.
 
     ``run`` is a run folder (``training-output/runs/NAME``) or the pipeline's ``RunContext``
     (its run folder, merged model, recipe target and event sink are used). ``quant`` forces one
     rung (``Q5_K_M``, ``Q4_0+emb=Q4_0``) instead of the ladder; ``gate`` enables the perplexity
-    quality gate; ``strict`` makes the behaviour checks (stops at end of turn, parseable tool call)
-    fatal.
+    quality gate; ``prune`` allows layer pruning when nothing fits; ``strict`` makes the behaviour
+    checks (stops at end of turn, parseable tool call) fatal.
     """
     if isinstance(run, (str, os.PathLike)):
         run_dir, merged = Path(run), Path(run) / "merged"
@@ -65,7 +67,8 @@ def export_run(run: Any, target: ExportTarget | TargetKind | None = None, events
             target = target_from_recipe(run.recipe.target)
         events = events or run.events
     sink = events or NullSink()
-    resolved = _resolve_target(run_dir, target).with_overrides(size_limit=size_limit, quality_gate=gate)
+    resolved = _resolve_target(run_dir, target).with_overrides(size_limit=size_limit, quality_gate=gate,
+                                                                prune=prune or None)
     return _Export(run_dir, merged, resolved, sink, quant, strict=strict, bench=bench).run()
 
 
@@ -141,18 +144,26 @@ class _Export:
         def quantize(rung: Rung) -> Any:
             return quantize_gguf(f16, self.work / f"{stem}-{rung.label}.gguf", rung, threads=threads)
 
+        def score(path: Path) -> float | None:
+            return dm_perplexity(path, sequences, threads=threads) if sequences else None
+
         start = time.perf_counter()
-        ladder = walk_ladder(info, rungs, self.target.size_limit, quantize,
-                             score=(lambda p: dm_perplexity(p, sequences, threads=threads)) if sequences else None,
-                             gate=self.target.quality_gate, events=self.events,
-                             discard=lambda p: p.unlink(missing_ok=True))
+        pruning: PruneResult | None = None
+        try:
+            ladder = walk_ladder(info, rungs, self.target.size_limit, quantize, score=score if sequences else None,
+                                 gate=self.target.quality_gate, events=self.events,
+                                 discard=lambda p: p.unlink(missing_ok=True))
+        except NoFitError as no_fit:
+            if not self.target.prune:
+                raise
+            ladder, pruning = self._prune(info, no_fit, f16, sequences, score, threads)
         self.timings["ladder_s"] = time.perf_counter() - start
         chosen = ladder.chosen
 
         start = time.perf_counter()
         prompts = build_prompts(reference, conversations)
         report = verify_gguf(chosen.path, chosen.rung, reference, profile, prompts, sequences, self.work,
-                             threads=threads, events=self.events)
+                             threads=threads, pruned=pruning is not None, events=self.events)
         self.timings["verify_s"] = time.perf_counter() - start
         failures = report.failures(strict=self.strict)
         if failures:
@@ -166,7 +177,42 @@ class _Export:
             self.timings["bench_s"] = time.perf_counter() - start
             self.emit("export.bench", f"{perf.gen_tps:.1f} tokens/s generation, {perf.prompt_tps:.0f} tokens/s "
                                       f"prompt, peak RAM {perf.peak_rss_bytes / 1e6:.0f} MB", **perf.model_dump())
-        return self._publish(chosen, ladder, report, perf, toolchain, conversations_used=len(sequences))
+        return self._publish(chosen, ladder, report, perf, toolchain, conversations_used=len(sequences),
+                             pruning=pruning)
+
+    def _prune(self, info: Any, no_fit: NoFitError, f16: Path, sequences: list[Any], score: Any,
+               threads: int) -> tuple[LadderResult, PruneResult]:
+        from dndtune.export.predict import predict
+        from dndtune.export.prune import DEFAULT_TOLERANCE, prune_to_fit, pruned_info
+        from dndtune.export.quantize import quantize_gguf
+
+        if not sequences:
+            raise DndtuneError(f"{no_fit.message}; pruning needs held-out conversations to measure layers on",
+                               path=str(self.run_dir), fix="build the dataset with data.eval_fraction > 0")
+        rung = no_fit.smallest.rung
+        stem = self.run_dir.name
+
+        def quantize(r: Rung, layers: tuple[int, ...], tag: str) -> Any:
+            return quantize_gguf(f16, self.work / f"{stem}-{r.label}-{tag}.gguf", r, threads=threads,
+                                 prune_layers=layers)
+
+        tolerance = self.target.quality_gate if self.target.quality_gate is not None else DEFAULT_TOLERANCE
+        outcome = prune_to_fit(info, rung, self.target.size_limit, quantize, score, tolerance=tolerance,
+                               events=self.events, discard=lambda p: p.unlink(missing_ok=True))
+        if outcome is None or outcome.result is None:
+            why = ("no number of dropped layers makes it fit" if outcome is None else
+                   f"dropping layers {list(outcome.layers)} raised DM-turn perplexity "
+                   f"{outcome.base_perplexity:.3f} -> {outcome.perplexity:.3f}, over the {tolerance:.0%} gate")
+            raise DndtuneError(f"{no_fit.message}; pruning did not help: {why}", path=str(self.run_dir),
+                               fix=no_fit.fix)
+        prediction = predict(pruned_info(info, outcome.layers), rung)
+        tries = [*no_fit.tries, QuantTry(rung=f"{rung.label} (layers {list(outcome.layers)} pruned)",
+                                         predicted_bytes=prediction.bytes, fits=True,
+                                         actual_bytes=outcome.result.bytes, quantize_s=outcome.result.seconds,
+                                         perplexity=outcome.perplexity, fallbacks=len(prediction.fallbacks),
+                                         outcome="chosen")]
+        return LadderResult(chosen=outcome.result, prediction=prediction, tries=tries,
+                            perplexities={rung.label: outcome.base_perplexity}), outcome
 
     def _f16(self, toolchain: Any) -> Path:
         from dndtune.export.convert import cached_conversion, convert_hf_to_gguf, write_conversion_stamp
@@ -193,7 +239,7 @@ class _Export:
         return []
 
     def _publish(self, chosen: Any, ladder: Any, report: Any, perf: Perf | None, toolchain: Any,
-                 *, conversations_used: int) -> ExportResult:
+                 *, conversations_used: int, pruning: PruneResult | None) -> ExportResult:
         from dndtune.export.gguf_file import read_gguf, sha256_file
 
         summary = read_gguf(chosen.path)
@@ -208,7 +254,8 @@ class _Export:
             run_dir=str(self.run_dir),
             base_model=model_record.get("path") or model_record.get("profile") or summary.name,
             target={"kind": self.target.kind, "size_limit": self.target.size_limit, "n_ctx": self.target.n_ctx,
-                    "threads": self.target.threads, "ladder": [r.label for r in self.target.ladder]},
+                    "threads": self.target.threads, "ladder": [r.label for r in self.target.ladder],
+                    "prune": self.target.prune},
             file=file_name,
             quant=chosen.rung.label,
             file_type=summary.file_type,
@@ -235,6 +282,7 @@ class _Export:
             perf=perf,
             timings=self.timings,
             source={"merged": str(self.merged)},
+            pruning=pruning.to_json() if pruning is not None else None,
         )
         final_dir = self.run_dir / EXPORT_DIR
         with atomic_path(final_dir, is_dir=True) as tmp:

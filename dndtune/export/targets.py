@@ -29,6 +29,9 @@ class ExportTarget:
     quality_gate: float | None = None
     """Keep descending past the first fitting rung while DM-turn perplexity stays within this
     relative tolerance of that rung's (0.05 = 5 %); None stops at the first fit."""
+    prune: bool = False
+    """When no rung fits, drop the transformer blocks that matter least on held-out DM turns until
+    the smallest rung fits, kept only within the quality gate (or 10 %) of the unpruned perplexity."""
 
     def measure_threads(self) -> int:
         return max(1, min(self.threads, os.cpu_count() or 1))
