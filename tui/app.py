@@ -12,6 +12,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 
 from dndtune.env.doctor import EnvReport, collect_environment
 from dndtune.errors import DndtuneError
@@ -20,8 +21,9 @@ from dndtune.recipe.loader import list_recipes, load_recipe
 from dndtune.recipe.schema import Recipe
 from dndtune.train.layout import RunLayout
 from tui.commands import DndtuneCommands
+from tui.memory_probe import sample_memory
 from tui.messages import PipelineEvent, RunUpdated
-from tui.run_state import RunState, apply_event, seed_history
+from tui.run_state import RunState, apply_event, apply_memory, seed_history
 from tui.screens.environment import EnvironmentScreen
 from tui.screens.export import ExportScreen
 from tui.screens.recipe import RecipeScreen
@@ -78,6 +80,7 @@ class DndtuneApp(App[None]):
         self._given_environment = environment
         self._collect_environment = collect_environment
         self._stop_event: threading.Event | None = None
+        self._memory_timer: Timer | None = None
         self._exit_when_stopped = False
 
     # --- start-up -----------------------------------------------------------------------------
@@ -138,7 +141,18 @@ class DndtuneApp(App[None]):
         self.run_state.start()
         self.screen.post_message(RunUpdated(None))
         self._run_pipeline(self.recipe, self._stop_event)
+        if self.settings.memory_interval > 0:
+            self._memory_timer = self.set_interval(self.settings.memory_interval, self._sample_memory)
         return True
+
+    def _sample_memory(self) -> None:
+        if not self.run_state.active:
+            if self._memory_timer is not None:
+                self._memory_timer.stop()
+                self._memory_timer = None
+            return
+        apply_memory(self.run_state, sample_memory())
+        self.screen.post_message(RunUpdated(None))
 
     def stop_run(self) -> bool:
         """Ask the run to stop after the current step; it saves a checkpoint and a rerun resumes."""

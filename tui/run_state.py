@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dndtune.events import Event
+from tui.memory_probe import MemorySample
 
 RunStatus = Literal["idle", "running", "stopping", "stopped", "done", "failed"]
 
@@ -56,9 +57,12 @@ class RunState:
     train_loss: list[tuple[int, float]] = field(default_factory=list)
     eval_loss: list[tuple[int, float]] = field(default_factory=list)
     memory: deque[int] = field(default_factory=lambda: deque(maxlen=MEMORY_SAMPLES))
-    """Bytes in use at each reported step (GPU allocated, or process RAM on CPU)."""
+    """Bytes in use, sampled over time (GPU allocated, or process RAM on CPU)."""
+    memory_device: str | None = None
     memory_reserved: int | None = None
     memory_total: int | None = None
+    peak_memory: int | None = None
+    """Largest figure the training steps reported (torch's peak allocation on CUDA, else RAM)."""
     checkpoint: str | None = None
     log: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     log_count: int = 0
@@ -156,6 +160,13 @@ def apply_event(state: RunState, event: Event) -> None:
         state.add_log(_log_line(event))
 
 
+def apply_memory(state: RunState, sample: MemorySample) -> None:
+    state.memory.append(sample.used)
+    state.memory_device = sample.device
+    state.memory_reserved = sample.reserved
+    state.memory_total = sample.total
+
+
 def seed_history(state: RunState, metrics_lines: list[str], up_to_step: int) -> None:
     """Put the curve of the steps before a resume back (from the run's ``metrics.jsonl``).
 
@@ -200,9 +211,7 @@ def _apply_step(state: RunState, data: dict[str, Any]) -> None:
         state.train_loss.append((state.step, loss))
     mem = _int(data.get("mem_bytes"))
     if mem is not None:
-        state.memory.append(mem)
-    state.memory_reserved = _int(data.get("mem_reserved_bytes")) or state.memory_reserved
-    state.memory_total = _int(data.get("mem_total_bytes")) or state.memory_total
+        state.peak_memory = max(mem, state.peak_memory or 0)
 
 
 def _log_line(event: Event) -> str:

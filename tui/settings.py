@@ -22,5 +22,7 @@ class TuiSettings:
     """Parse cache for scenarios; None re-parses every file."""
     watch_interval: float = 1.0
     """Seconds between checks for edited scenario files; 0 turns the watch off (refresh with a key)."""
+    memory_interval: float = 1.0
+    """Seconds between memory samples while a run trains; 0 turns sampling off."""
     start_screen: str = "scenarios"
     """Screen shown first: environment, scenarios, recipe, train or export."""

@@ -68,7 +68,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def build_app(project: Path, *, screen: str = "environment", recipe: str | None = "snapshot",
-              watch_interval: float = 0.0, stages: Sequence[Stage] | None = None) -> DndtuneApp:
+              watch_interval: float = 0.0, memory_interval: float = 0.0,
+              stages: Sequence[Stage] | None = None) -> DndtuneApp:
     settings = TuiSettings(scenarios_dir=project / "training-data", recipe=recipe, cwd=project, cache_dir=None,
-                           watch_interval=watch_interval, start_screen=screen)
+                           watch_interval=watch_interval, memory_interval=memory_interval, start_screen=screen)
     return make_app(settings, environment=fake_environment(), stages=stages)

@@ -56,7 +56,7 @@ async def test_validate_pick_train_export(tiny_qwen2: Path, tmp_path: Path) -> N
     project = write_project(tmp_path / "project", {})
     (project / "recipes" / "tiny.yaml").write_text(tiny_recipe(tiny_qwen2, project, tmp_path / "out"))
     broken = project / "training-data" / "social" / "haggling-with-the-ferryman.md"
-    app: DndtuneApp = build_app(project, screen="scenarios", recipe=None, watch_interval=0.1)
+    app: DndtuneApp = build_app(project, screen="scenarios", recipe=None, watch_interval=0.1, memory_interval=0.5)
     async with app.run_test(size=(80, 24)) as pilot:
         # Validate: one file is broken; fixing it on disk turns the summary green.
         await app.workers.wait_for_complete()

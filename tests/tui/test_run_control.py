@@ -62,7 +62,8 @@ def held_app(tmp_path: Path) -> tuple[DndtuneApp, HeldSteps, list[str]]:
     project = write_project(tmp_path / "project", {"held": recipe})
     held, ran = HeldSteps(), []
     stages = (Stage("train", held, "stand-in training stage"), merge_after(ran))
-    return build_app(project, screen="train", recipe="held", stages=stages), held, ran
+    app = build_app(project, screen="train", recipe="held", stages=stages, memory_interval=0.05)
+    return app, held, ran
 
 
 async def wait_for(predicate: object, pilot: object, seconds: float = 10.0) -> None:
@@ -86,6 +87,9 @@ async def test_keys_are_handled_while_a_step_is_in_flight(tmp_path: Path) -> Non
         assert held.in_step.is_set() and isinstance(app.focused, RichLog)
         await pilot.press("3")
         assert app.current_mode == "recipe"
+        # Memory is sampled over time while the step runs (this process's RAM: no GPU here).
+        await wait_for(lambda: len(app.run_state.memory) >= 2, pilot)
+        assert app.run_state.memory_device in ("RAM", "GPU 0") and app.run_state.memory[-1] > 0
         await pilot.press("4")
         assert isinstance(app.screen, TrainScreen)
         for _ in range(STEPS):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dndtune.events import Event
-from tui.run_state import LOG_LINES, RunState, apply_event, seed_history
+from tui.memory_probe import MemorySample
+from tui.run_state import LOG_LINES, RunState, apply_event, apply_memory, seed_history
 
 
 def step(n: int, loss: float, **extra: object) -> Event:
@@ -19,7 +20,7 @@ def test_steps_build_the_loss_curve_and_progress() -> None:
         apply_event(state, step(n, loss))
     assert state.train_loss == [(1, 3.0), (2, 2.5), (3, 2.0)]
     assert (state.step, state.max_steps, state.progress) == (3, 10, 0.3)
-    assert list(state.memory) == [1001, 1002, 1003]
+    assert state.peak_memory == 1003 and not state.memory
     assert state.eta_s == 12.0 and state.tokens_per_s == 500.0
     # Step events are shown by the progress line, not repeated in the log.
     assert list(state.log) == ["[train] training from step 0 to 10"]
@@ -102,3 +103,11 @@ def test_resume_puts_the_earlier_curve_back() -> None:
     seed_history(state, lines, up_to_step=3)
     assert state.train_loss == [(1, 3.0), (2, 2.4), (5, 1.0)]
     assert state.eval_loss == [(2, 2.7)]
+
+
+def test_memory_samples_feed_the_pane() -> None:
+    state = RunState(status="running")
+    apply_memory(state, MemorySample(device="GPU 0", used=5, reserved=8, total=80))
+    apply_memory(state, MemorySample(device="GPU 0", used=6, reserved=9, total=80))
+    assert list(state.memory) == [5, 6]
+    assert (state.memory_device, state.memory_reserved, state.memory_total) == ("GPU 0", 9, 80)

@@ -131,7 +131,7 @@ async def test_train_screen_draws_pipeline_events(project: Path) -> None:
         assert chart.train == [(1, 3.2), (2, 2.9), (3, 2.4)]
         figures = static_text(app, "#progress-figures")
         assert "step 3/10" in figures and "loss 2.4000" in figures and "ETA 1m10s" in figures
-        assert "now  900.00 MB" in static_text(app, "#memory-figures")
+        assert "peak 900.00 MB" in static_text(app, "#memory-figures")
 
 
 async def test_command_palette_runs_actions_by_name(project: Path) -> None:

@@ -14,7 +14,9 @@ from textual.widgets import Input
 
 from dndtune.events import Event
 from tests.tui.conftest import build_app
+from tui.memory_probe import MemorySample
 from tui.messages import PipelineEvent
+from tui.run_state import apply_memory
 
 Compare = Callable[..., bool]
 
@@ -99,6 +101,9 @@ class TestScreens:
             app.run_state.status = "running"  # as start_run leaves it; the events come from the fixed list
             for event in train_events():
                 app.post_message(PipelineEvent(event))
+            for second in range(40):
+                used = 1_900_000_000 + min(second, 12) * 45_000_000 + (second % 3) * 20_000_000
+                apply_memory(app.run_state, MemorySample(device="RAM", used=used, reserved=None, total=16 * 2**30))
             await settle(pilot)
 
         assert snap_compare(build_app(project, screen="train"), terminal_size=(80, 24), run_before=mid_run)

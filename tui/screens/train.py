@@ -83,7 +83,8 @@ class TrainScreen(DndtuneScreen):
         self._show_recipe()
         self.query_one(ProgressPane).show(state)
         self.query_one(LossChart).set_data(state.train_loss, state.eval_loss)
-        self.query_one(MemoryPane).show(state, state.memory_total or machine_memory_total(self.dndtune.environment))
+        total = state.memory_total or machine_memory_total(self.dndtune.environment)
+        self.query_one(MemoryPane).show(state, total)
         log = self.query_one(RichLog)
         if self._log_seen > state.log_count:
             # A new run started: its log replaces the old one.

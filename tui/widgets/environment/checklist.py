@@ -23,10 +23,11 @@ def checks_table(checks: list[Check]) -> Table:
     table.add_column(ratio=1)
     for check in checks:
         mark, style = MARKS[check.status]
-        table.add_row(Text(mark, style=style), Text(check.name, style="bold"), Text(check.message))
+        table.add_row(Text(mark, style=style), Text(check.name, style="bold"), Text(check.message, overflow="fold"))
         if check.fix:
             colour = style.split()[-1]
-            table.add_row("", "", Text.assemble(("fix: ", f"bold {colour}"), (check.fix, f"italic {colour}")))
+            fix = Text.assemble(("fix: ", f"bold {colour}"), (check.fix, f"italic {colour}"), overflow="fold")
+            table.add_row("", "", fix)
     return table
 
 

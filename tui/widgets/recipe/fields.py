@@ -32,7 +32,7 @@ def _size(recipe: Recipe) -> str:
 
 FIELDS: tuple[EditableField, ...] = (
     EditableField("base_model.name_or_path", "base model",
-                  lambda r: r.base_model.name_or_path or "", "HF id or local folder (empty: profile's)"),
+                  lambda r: r.base_model.name_or_path or "", "empty: the profile's model"),
     EditableField("train.epochs", "epochs", lambda r: f"{r.train.epochs:g}"),
     EditableField("train.max_steps", "max steps",
                   lambda r: "" if r.train.max_steps is None else str(r.train.max_steps), "empty: use epochs"),

@@ -13,10 +13,12 @@ from tui.run_state import RunState
 
 def memory_text(state: RunState, total: int | None) -> Text:
     used = state.memory[-1] if state.memory else None
-    peak = max(state.memory) if state.memory else None
-    text = Text.assemble(("now  ", "dim"), (size(used), "bold"), ("\npeak ", "dim"), (size(peak), "bold"))
+    peak = max([*state.memory, state.peak_memory or 0]) or None
+    text = Text.assemble((f"{state.memory_device or 'memory'}\n", "bold underline"),
+                         ("now  ", "dim"), (size(used), "bold"))
     if state.memory_reserved is not None:
-        text.append_text(Text.assemble(("\nreserved ", "dim"), (size(state.memory_reserved), "bold")))
+        text.append_text(Text.assemble(("\nres. ", "dim"), (size(state.memory_reserved), "bold")))
+    text.append_text(Text.assemble(("\npeak ", "dim"), (size(peak), "bold")))
     text.append_text(Text.assemble(("\nof   ", "dim"), (size(total), "bold")))
     if peak is not None and total:
         share = peak / total
