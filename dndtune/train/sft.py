@@ -3,8 +3,9 @@
 TRL 1.x computes the SFT loss through a fused LM head whose kernel is written in Triton. Triton
 ships with CUDA builds of PyTorch only, so on CPU-only and MPS installs TRL leaves the kernel
 ``None`` and every training step fails with ``'NoneType' object has no attribute 'apply'``.
-Where the kernel is missing, this subclass computes the loss the way ``transformers.Trainer``
-does (the model's own cross-entropy over full logits) and keeps TRL's token count, so the plain
+Where the kernel is missing, this subclass computes the same loss with
+:func:`dndtune.train.loss.masked_lm_loss` (trained positions only, chunked, in plain PyTorch), or
+with the model's own loss for heads that one does not handle, and keeps TRL's token count, so the
 TRL + PEFT engine trains on any device. Where the kernel exists (CUDA, or Unsloth's CPU backend,
 which routes it to its own chunked implementation) TRL's path is used unchanged.
 
@@ -15,6 +16,8 @@ Unsloth is the engine it subclasses Unsloth's patched trainer.
 from __future__ import annotations
 
 from typing import Any
+
+from dndtune.train.loss import masked_lm_loss
 
 
 def fused_loss_available() -> bool:
@@ -37,12 +40,17 @@ def sft_trainer_class() -> type[Any]:
             if fused_loss_available():
                 return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                             num_items_in_batch=num_items_in_batch, **kwargs)
-            inputs["use_cache"] = False
             if model.training:
                 self._count_tokens(inputs)
+            if not return_outputs:
+                # Trainer divides by the accumulation steps itself unless the model takes the count.
+                count = num_items_in_batch if self.model_accepts_loss_kwargs else None
+                loss = masked_lm_loss(model, inputs, count)
+                if loss is not None:
+                    return loss
+            inputs["use_cache"] = False
             hf_loss: Any = Trainer.compute_loss
-            return hf_loss(self, model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
+            return hf_loss(self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
         def _count_tokens(self, inputs: dict[str, Any]) -> None:
             # TRL's own bookkeeping for the logged `num_tokens` (the basis of tokens/s), skipped with its loss.

@@ -16,7 +16,7 @@ from dndtune.events import Event, ListSink
 from dndtune.train.collate import LabelCheckingCollator
 from dndtune.train.layout import RunLayout
 from dndtune.train.trainer import TrainResult, train_adapter
-from tests.fixtures.tiny_models import EVAL, TRAIN, tiny_job
+from tests.fixtures.tiny_models import EVAL, TRAIN, conversation, tiny_job
 
 
 def of_kind(sink: ListSink, kind: str) -> list[Event]:
@@ -139,3 +139,20 @@ def test_result_serialises(tiny_gemma3: Path, tmp_path: Path) -> None:
     data = json.loads(json.dumps(result.as_dict()))
     assert data["status"] == "completed" and data["eval_labels"] is None and data["best_eval_loss"] is None
     assert isinstance(result, TrainResult)
+
+
+def test_gradient_accumulation_matches_a_bigger_batch(tiny_gemma3: Path, tmp_path: Path) -> None:
+    # Conversations of different lengths, so the bigger batch is padded and the loss must be
+    # normalised over trained tokens, not sequences, for the two to agree.
+    data = [conversation(i) for i in range(4)]
+    for extra, example in zip((0, 40, 3, 90), data, strict=True):
+        example["messages"][-1]["content"] += " The torch flickers." * extra
+    common = {"max_steps": 2, "save_steps": 2, "eval_steps": 2, "lr": 5e-2}
+    big = train_adapter(tiny_job(tiny_gemma3, tmp_path / "big", batch_size=2, grad_accum=1, **common), data, [],
+                        ListSink())
+    accumulated = train_adapter(tiny_job(tiny_gemma3, tmp_path / "acc", batch_size=1, grad_accum=2, **common), data,
+                                [], ListSink())
+    a = load_file(str(big.adapter_dir / "adapter_model.safetensors"))  # type: ignore[operator]
+    b = load_file(str(accumulated.adapter_dir / "adapter_model.safetensors"))  # type: ignore[operator]
+    for name, tensor in a.items():
+        torch.testing.assert_close(b[name], tensor, rtol=1e-3, atol=1e-5)

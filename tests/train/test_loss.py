@@ -1,0 +1,84 @@
+"""The chunked, trained-positions-only loss equals the model's own loss, gradients included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+
+from dndtune.train.loss import linear_cross_entropy, masked_lm_loss
+
+
+def lora_model(path: Path, softcap: float | None = None) -> Any:
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model.config.final_logit_softcapping = softcap
+    # Non-zero B so the adapter has gradients on both matrices.
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False)
+    return get_peft_model(model, config)
+
+
+def batch() -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 500, (2, 48), generator=generator)
+    labels = ids.clone()
+    labels[:, :20] = -100
+    labels[1, 36:] = -100
+    mask = torch.ones_like(ids)
+    mask[1, 44:] = 0
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+@pytest.mark.parametrize("softcap", [None, 30.0])
+@pytest.mark.parametrize("num_items", [None, 37])
+def test_matches_the_models_own_loss(tiny_gemma3: Path, softcap: float | None, num_items: int | None) -> None:
+    model = lora_model(tiny_gemma3, softcap)
+    inputs = batch()
+    extra = {} if num_items is None else {"num_items_in_batch": num_items}
+    reference = model(**inputs, **extra).loss
+    reference.backward()
+    want = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad()
+    ours = masked_lm_loss(model, dict(inputs), num_items)
+    assert ours is not None
+    ours.backward()
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
+    for name, grad in want.items():
+        torch.testing.assert_close(dict(model.named_parameters())[name].grad, grad, rtol=1e-4, atol=1e-6)
+
+
+def test_qwen_too(tiny_qwen2: Path) -> None:
+    model = lora_model(tiny_qwen2)
+    inputs = batch()
+    ours = masked_lm_loss(model, dict(inputs))
+    assert ours is not None
+    torch.testing.assert_close(ours, model(**inputs).loss, rtol=1e-5, atol=1e-6)
+
+
+def test_chunking_and_trainable_head_gradients() -> None:
+    generator = torch.Generator().manual_seed(1)
+    hidden = torch.randn(10, 8, generator=generator, requires_grad=True)
+    weight = torch.randn(50, 8, generator=generator, requires_grad=True)
+    bias = torch.randn(50, generator=generator, requires_grad=True)
+    labels = torch.randint(0, 50, (10,), generator=generator)
+    reference = F.cross_entropy(torch.tanh((hidden @ weight.T + bias) / 5) * 5, labels, reduction="sum") / 7
+    reference.backward()
+    want = [t.grad.clone() for t in (hidden, weight, bias)]  # type: ignore[union-attr]
+    for t in (hidden, weight, bias):
+        t.grad = None
+    # 150 elements per chunk = 3 rows of a 50-word vocabulary: four chunks, the last one short.
+    ours = linear_cross_entropy(hidden, weight, bias, labels, 7, softcap=5.0, chunk_elements=150)
+    (2 * ours).backward()
+    torch.testing.assert_close(ours, reference)
+    for got, expected in zip((hidden.grad, weight.grad, bias.grad), want, strict=True):
+        torch.testing.assert_close(got, 2 * expected)
+
+
+def test_declines_heads_it_does_not_know(tiny_gemma3: Path) -> None:
+    model = lora_model(tiny_gemma3)
+    model.config.logit_scale = 0.5
+    assert masked_lm_loss(model, batch()) is None
