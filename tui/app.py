@@ -23,6 +23,7 @@ from dndtune.train.layout import RunLayout
 from tui.commands import DndtuneCommands
 from tui.memory_probe import sample_memory
 from tui.messages import PipelineEvent, RunUpdated
+from tui.run_history import load_previous_run
 from tui.run_state import RunState, apply_event, apply_memory, seed_history
 from tui.screens.environment import EnvironmentScreen
 from tui.screens.export import ExportScreen
@@ -85,13 +86,15 @@ class DndtuneApp(App[None]):
 
     # --- start-up -----------------------------------------------------------------------------
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        # The first screen comes first: loading the recipe below redraws whatever screen shows.
+        await self.switch_mode(self.settings.start_screen)
+        self.watch(self, "recipe", self._show_previous_run)
         self._load_initial_recipe()
         if self._given_environment is not None:
             self.environment = self._given_environment
         else:
             self.refresh_environment()
-        self.switch_mode(self.settings.start_screen)
 
     def _load_initial_recipe(self) -> None:
         name = self.settings.recipe or default_recipe_name(self.settings.cwd)
@@ -101,6 +104,16 @@ class DndtuneApp(App[None]):
             self.recipe = load_recipe(name, cwd=self.settings.cwd)
         except DndtuneError as exc:
             self.notify(str(exc), title="Recipe", severity="error", timeout=10)
+
+    def _show_previous_run(self) -> None:
+        """When nothing runs, show what the recipe's run folder holds (a stopped run resumes with s)."""
+        recipe = self.recipe
+        if recipe is None or self.run_state.active:
+            return
+        layout = RunLayout.under(recipe.output.dir, recipe.output.run_name)
+        if not load_previous_run(self.run_state, layout):
+            self.run_state.reset()
+        self.screen.post_message(RunUpdated(None))
 
     @work(thread=True, exclusive=True, group="environment")
     def refresh_environment(self) -> None:

@@ -28,7 +28,6 @@ COMMANDS: tuple[Command, ...] = (
     Command("Validate scenarios", "Re-read and re-validate every scenario file", "scenarios", "validate"),
     Command("Edit selected scenario", "Open the selected file in $EDITOR", "scenarios", "edit"),
     Command("Show recipe", "Pick and edit the training recipe", "recipe", ""),
-    Command("Apply recipe edits", "Validate the edited fields and use the result", "recipe", "apply"),
     Command("Save recipe as…", "Write the edited recipe to recipes/<name>.yaml", "recipe", "save"),
     Command("Show training", "Loss curve, memory, progress and log", "train", ""),
     Command("Start or resume training", "Run the pipeline on the current recipe", "train", "start"),

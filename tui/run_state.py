@@ -77,10 +77,13 @@ class RunState:
     """Replies the exported model wrote during verification (read from its manifest)."""
     error: str | None = None
 
+    def reset(self, status: RunStatus = "idle") -> None:
+        """Forget every figure (the state object itself stays: screens hold on to it)."""
+        self.__dict__.update(RunState(status=status).__dict__)
+
     def start(self) -> None:
         """Forget the previous attempt's figures; a resumed run reports its own from the checkpoint on."""
-        fresh = RunState(status="running")
-        self.__dict__.update(fresh.__dict__)
+        self.reset("running")
 
     def add_log(self, line: str) -> None:
         self.log.append(line)

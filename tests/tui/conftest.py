@@ -30,6 +30,7 @@ train:
   max_steps: 60
   lr: 0.0002
 output:
+  dir: no-such-output
   run_name: snapshot
 """
 

@@ -92,3 +92,12 @@ async def test_validate_pick_train_export(tiny_qwen2: Path, tmp_path: Path) -> N
         assert app.screen.query_one(QuantLadder).row_count == len(app.run_state.quant_tries) > 0
         assert app.run_state.export_path is not None and Path(app.run_state.export_path).is_file()
         assert app.run_state.verified is True and app.run_state.samples.get("dm_reply")
+
+    # Reopening the app on the same recipe shows the finished run and its export from disk.
+    again = build_app(project, screen="export", recipe="tiny")
+    async with again.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        state = again.run_state
+        assert state.status == "done" and state.step == 6 and len(state.train_loss) == 6
+        assert state.export_path == app.run_state.export_path and state.verified is True
+        assert again.screen.query_one(QuantLadder).row_count == len(state.quant_tries) > 0

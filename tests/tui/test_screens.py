@@ -144,3 +144,15 @@ async def test_command_palette_runs_actions_by_name(project: Path) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
         assert isinstance(app.screen, ScenariosScreen)
+
+
+def test_every_palette_command_names_a_real_action() -> None:
+    from tui.app import DndtuneApp
+    from tui.commands import COMMANDS
+
+    for command in COMMANDS:
+        namespace, _, action = command.action.rpartition(".")
+        if not action:
+            continue
+        owner = DndtuneApp if namespace == "app" or command.mode is None else DndtuneApp.MODES[command.mode]
+        assert callable(getattr(owner, f"action_{action}", None)), command

@@ -60,7 +60,17 @@ class RecipeScreen(DndtuneScreen):
         self.query_one("#recipe-resolved").border_title = "resolved"
         self.query_one("#recipe-save-row").display = False
         self.watch(self.app, "environment", self._show_memory)
+        self.watch(self.app, "recipe", self._recipe_changed)
         self.action_reload()
+
+    def _recipe_changed(self) -> None:
+        """Follow a recipe chosen elsewhere (the app's start-up pick, a palette command)."""
+        recipe = self.dndtune.recipe
+        if recipe is None or recipe.source_path is None:
+            return
+        if self.base is None or self.base.source_path != recipe.source_path:
+            self._load(recipe.source_path)
+            self._highlight(recipe.source_path)
 
     # --- picking ------------------------------------------------------------------------------
 
@@ -79,10 +89,13 @@ class RecipeScreen(DndtuneScreen):
                               style="red"))
             return
         options.highlighted = highlight if highlight is not None else 0
-        if self.base is None and self.dndtune.recipe is not None and self.dndtune.recipe.source_path is not None:
-            self._load(self.dndtune.recipe.source_path)
-        elif self.base is None:
-            self._load(paths[options.highlighted or 0])
+
+    def _highlight(self, path: Path) -> None:
+        options = self.query_one(OptionList)
+        for index in range(options.option_count):
+            option_id = options.get_option_at_index(index).id
+            if option_id is not None and Path(option_id).resolve() == path.resolve():
+                options.highlighted = index
 
     @on(OptionList.OptionSelected, "#recipe-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:
