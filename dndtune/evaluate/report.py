@@ -182,6 +182,10 @@ def plot_comparison(reports: list[EvalReport], path: Path) -> Path:
         values = [scores[k] if scores[k] is not None else 0.0 for k in keys]
         positions = [x + i * width for x in range(len(keys))]
         bars.bar(positions, values, width=width, label=report.model.label)
+        for x, key in zip(positions, keys, strict=True):
+            if scores[key] is None:
+                # Not measured (no tool turns, no result turns...): say so rather than draw a zero.
+                bars.text(x, 0.01, "n/a", ha="center", va="bottom", fontsize=6, rotation=90, color="grey")
     bars.set_xticks([x + width * (len(reports) - 1) / 2 for x in range(len(keys))])
     bars.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     bars.set_ylim(0, 1.05)
