@@ -143,6 +143,10 @@ def _rating(v: Any) -> str:
     return f"{v.ratings.mean:.2f} ({v.ratings.count})" if v.ratings.mean is not None else "-"
 
 
+def _shown(reply: str) -> str:
+    return reply.strip() or f"(nothing but whitespace, {len(reply)} characters)"
+
+
 def _print_samples(console: Any, a: Any, b: Any, limit: int) -> None:
     from rich.table import Table
 
@@ -155,10 +159,11 @@ def _print_samples(console: Any, a: Any, b: Any, limit: int) -> None:
         other = theirs.get((sample.source, sample.turn))
         if other is None:
             continue
-        table = Table(title=f"{sample.source} turn {sample.turn}: {sample.prompt[:80]}", show_lines=True)
+        console.print(f"\n{sample.source} turn {sample.turn}, after: {sample.prompt[:100]}")
+        table = Table(show_lines=True, expand=True)
         table.add_column(a.name, ratio=1)
         table.add_column(b.name, ratio=1)
-        table.add_row(sample.reply or "(empty)", other.reply or "(empty)")
+        table.add_row(_shown(sample.reply), _shown(other.reply))
         console.print(table)
         shown += 1
         if shown >= limit:
