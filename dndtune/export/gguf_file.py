@@ -1,4 +1,4 @@
-"""Read an exported GGUF's metadata and check it is whole, with gguf-py's reader (no byte parsing here)."""
+"""Read an exported GGUF's metadata and check it is whole: tensor data within the file, sha256 as recorded."""
 
 from __future__ import annotations
 
@@ -34,45 +34,42 @@ class GgufSummary:
 
 def read_gguf(path: Path) -> GgufSummary:
     """Metadata and tensor types of ``path``; a truncated or malformed file raises :class:`DndtuneError`."""
-    from gguf import GGUFReader
+    from dndtune.export.gguf_header import read_header, tensor_nbytes
 
     if not path.is_file():
         raise DndtuneError("GGUF file not found", path=str(path), fix="run dndtune export first")
+    header = read_header(path)
     try:
-        reader = GGUFReader(path)
-        end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
-        tensor_types = {t.name: t.tensor_type.name for t in reader.tensors}
-    except Exception as exc:  # gguf-py raises ValueError, IndexError or numpy errors on damaged files
-        raise DndtuneError(f"corrupt GGUF ({type(exc).__name__}: {exc})", path=str(path), fix=_FIX) from None
+        end = max((header.data_offset + t.offset + tensor_nbytes(t) for t in header.tensors), default=0)
+    except (KeyError, ValueError) as exc:
+        raise DndtuneError(f"corrupt GGUF tensor table ({exc})", path=str(path), fix=_FIX) from None
+    tensor_types = {t.name: t.type for t in header.tensors}
     size = path.stat().st_size
     if end > size or not tensor_types:
         raise DndtuneError(f"truncated GGUF: tensor data needs {end} bytes, the file has {size}", path=str(path),
                            fix=_FIX)
-
-    def value(key: str) -> Any:
-        item = reader.fields.get(key)
-        return None if item is None else item.contents()
-
-    arch = value("general.architecture")
+    meta = header.metadata
+    arch = meta.get("general.architecture")
     if not isinstance(arch, str):
         raise DndtuneError("GGUF has no general.architecture", path=str(path), fix=_FIX)
-    ctx = value(f"{arch}.context_length")
+    ctx = meta.get(f"{arch}.context_length")
+    template = meta.get("tokenizer.chat_template")
     return GgufSummary(
         path=path,
         architecture=arch,
-        name=value("general.name"),
-        context_length=int(ctx) if ctx is not None else None,
-        chat_template=value("tokenizer.chat_template"),
-        bos_token_id=_int(value("tokenizer.ggml.bos_token_id")),
-        eos_token_id=_int(value("tokenizer.ggml.eos_token_id")),
-        eot_token_id=_int(value("tokenizer.ggml.eot_token_id")),
-        file_type=_int(value("general.file_type")),
+        name=meta.get("general.name") if isinstance(meta.get("general.name"), str) else None,
+        context_length=int(ctx) if isinstance(ctx, int) else None,
+        chat_template=template if isinstance(template, str) else None,
+        bos_token_id=_int(meta.get("tokenizer.ggml.bos_token_id")),
+        eos_token_id=_int(meta.get("tokenizer.ggml.eos_token_id")),
+        eot_token_id=_int(meta.get("tokenizer.ggml.eot_token_id")),
+        file_type=_int(meta.get("general.file_type")),
         tensor_types=tensor_types,
     )
 
 
 def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+    return int(value) if isinstance(value, int) else None
 
 
 def sha256_file(path: Path) -> str:

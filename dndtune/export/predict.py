@@ -102,28 +102,22 @@ class Prediction:
 
 def read_model_info(path: Path) -> ModelInfo:
     """Tensor shapes and the few hyperparameters llama.cpp's type choice depends on."""
-    from gguf import GGUFReader
+    from dndtune.export.gguf_header import read_header
 
-    try:
-        reader = GGUFReader(path)
-    except (ValueError, OSError) as exc:
-        raise DndtuneError(f"not a readable GGUF file ({exc})", path=str(path),
-                           fix="delete it and export again") from None
-    arch = _field(reader, "general.architecture")
+    header = read_header(path)
+    meta = header.metadata
+    arch = meta.get("general.architecture")
     if not isinstance(arch, str):
         raise DndtuneError("GGUF has no general.architecture", path=str(path), fix="reconvert the model")
-    tensors = tuple(
-        TensorInfo(name=t.name, shape=tuple(int(d) for d in t.shape), type=t.tensor_type.name)
-        for t in reader.tensors
-    )
-    n_head = _first_int(_field(reader, f"{arch}.attention.head_count"), 1)
+    tensors = tuple(TensorInfo(name=t.name, shape=t.shape, type=t.type) for t in header.tensors)
+    n_head = _first_int(meta.get(f"{arch}.attention.head_count"), 1)
     return ModelInfo(
         architecture=arch,
-        n_layer=_first_int(_field(reader, f"{arch}.block_count"), 0),
+        n_layer=_first_int(meta.get(f"{arch}.block_count"), 0),
         n_head=n_head,
-        n_head_kv=_first_int(_field(reader, f"{arch}.attention.head_count_kv"), n_head),
+        n_head_kv=_first_int(meta.get(f"{arch}.attention.head_count_kv"), n_head),
         tensors=tensors,
-        meta_bytes=int(reader.data_offset),
+        meta_bytes=header.data_offset,
         file_bytes=path.stat().st_size,
     )
 
@@ -133,12 +127,6 @@ def _first_int(value: object, default: int) -> int:
     if isinstance(value, list):
         value = value[0] if value else None
     return int(value) if isinstance(value, (int, float)) else default
-
-
-def _field(reader: object, key: str) -> object:
-    fields = getattr(reader, "fields", {})
-    item = fields.get(key)
-    return None if item is None else item.contents()
 
 
 def predict(model: ModelInfo, rung: Rung) -> Prediction:

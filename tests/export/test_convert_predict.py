@@ -94,3 +94,25 @@ def test_interrupted_quantize_leaves_nothing(gemma_f16: Path, tmp_path: Path) ->
         quantize_gguf(gemma_f16, out, Rung("Q8_0"), timeout=0.01)
     assert out.read_bytes() == b"previous export"
     assert [p.name for p in out.parent.iterdir()] == ["q.gguf"]
+
+
+def test_header_reader_agrees_with_gguf_py(gemma_f16: Path) -> None:
+    from dndtune.export.gguf_header import SkippedArray, read_header
+
+    header = read_header(gemma_f16, max_array=16)  # small enough to skip the tiny vocabulary
+    reader = GGUFReader(gemma_f16)
+    assert isinstance(header.metadata["tokenizer.ggml.tokens"], SkippedArray)
+    assert header.data_offset == reader.data_offset
+    assert [(t.name, t.shape, t.type) for t in header.tensors] == [
+        (t.name, tuple(int(d) for d in t.shape), t.tensor_type.name) for t in reader.tensors]
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        ours = header.metadata[key]
+        theirs = field.contents()
+        if isinstance(ours, SkippedArray):
+            assert ours.length == len(theirs)
+        elif isinstance(theirs, float):
+            assert ours == pytest.approx(theirs)
+        else:
+            assert ours == theirs, key
