@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
                         "(kept only within --gate, default 10 %%, of the unpruned perplexity)")
     p.add_argument("--strict", action="store_true",
                    help="fail when the model does not stop at end of turn or emits no parseable tool call")
+    p.add_argument("--allow-drift", action="store_true",
+                   help="accept a file whose next-token distributions drift past its type's KL tolerance "
+                        "(the drift is still reported in model.json)")
     p.add_argument("--no-bench", action="store_true", help="skip the performance profile")
     p.add_argument("-v", "--verbose", action="store_true", help="show debug events")
     p.set_defaults(func=run_export)
@@ -65,7 +68,7 @@ def run_export(args: argparse.Namespace) -> int:
             raise DndtuneError(f"bad --size-limit {args.size_limit!r}", fix='write e.g. 2GB, 1.5GiB or bytes') from None
     result = export_run(resolve_run(args.run), args.target, ConsoleSink(verbose=args.verbose), args.quant,
                         size_limit=size_limit, gate=args.gate, prune=args.prune, strict=args.strict,
-                        bench=not args.no_bench)
+                        allow_drift=args.allow_drift, bench=not args.no_bench)
     m = result.manifest
     print(f"{result.gguf}")
     print(f"  {m.quant}  {format_size(m.bytes)} (limit {format_size(m.size_limit)})  sha256 {m.sha256[:16]}")

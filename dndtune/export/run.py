@@ -49,14 +49,16 @@ class ExportResult:
 
 def export_run(run: Any, target: ExportTarget | TargetKind | None = None, events: EventSink | None = None,
                quant: str | None = None, *, size_limit: int | None = None, gate: float | None = None,
-               prune: bool = False, strict: bool = False, bench: bool = True) -> ExportResult:
+               prune: bool = False, strict: bool = False, allow_drift: bool = False,
+               bench: bool = True) -> ExportResult:
     """Export a run folder (or the pipeline's run context) for ``target``.
 
     ``run`` is a run folder (``training-output/runs/NAME``) or the pipeline's ``RunContext``
     (its run folder, merged model, recipe target and event sink are used). ``quant`` forces one
     rung (``Q5_K_M``, ``Q4_0+emb=Q4_0``) instead of the ladder; ``gate`` enables the perplexity
     quality gate; ``prune`` allows layer pruning when nothing fits; ``strict`` makes the behaviour
-    checks (stops at end of turn, parseable tool call) fatal.
+    checks (stops at end of turn, parseable tool call) fatal; ``allow_drift`` accepts a file whose
+    next-token distributions drift past its type's tolerance (the drift is still reported).
     """
     if isinstance(run, (str, os.PathLike)):
         run_dir, merged = Path(run), Path(run) / "merged"
@@ -69,7 +71,8 @@ def export_run(run: Any, target: ExportTarget | TargetKind | None = None, events
     sink = events or NullSink()
     resolved = _resolve_target(run_dir, target).with_overrides(size_limit=size_limit, quality_gate=gate,
                                                                 prune=prune or None)
-    return _Export(run_dir, merged, resolved, sink, quant, strict=strict, bench=bench).run()
+    return _Export(run_dir, merged, resolved, sink, quant, strict=strict, allow_drift=allow_drift,
+                   bench=bench).run()
 
 
 def _resolve_target(run_dir: Path, target: ExportTarget | TargetKind | None) -> ExportTarget:
@@ -87,13 +90,14 @@ def _resolve_target(run_dir: Path, target: ExportTarget | TargetKind | None) -> 
 
 class _Export:
     def __init__(self, run_dir: Path, merged: Path, target: ExportTarget, events: EventSink, quant: str | None,
-                 *, strict: bool, bench: bool) -> None:
+                 *, strict: bool, allow_drift: bool, bench: bool) -> None:
         self.run_dir = run_dir
         self.merged = merged
         self.target = target
         self.events = events
         self.quant = Rung.parse(quant) if quant else None
         self.strict = strict
+        self.allow_drift = allow_drift
         self.bench = bench
         self.work = run_dir / WORK_DIR
         self.timings: dict[str, float] = {}
@@ -163,7 +167,8 @@ class _Export:
         start = time.perf_counter()
         prompts = build_prompts(reference, conversations)
         report = verify_gguf(chosen.path, chosen.rung, reference, profile, prompts, sequences, self.work,
-                             threads=threads, pruned=pruning is not None, events=self.events)
+                             threads=threads, pruned=pruning is not None, allow_drift=self.allow_drift,
+                             events=self.events)
         self.timings["verify_s"] = time.perf_counter() - start
         failures = report.failures(strict=self.strict)
         if failures:
