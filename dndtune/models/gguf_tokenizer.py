@@ -48,7 +48,7 @@ def bpe_from_rank_scored_unigram(tokenizer: Any) -> Any:
         "merges": [list(pair) for pair in merges],
     }
     backend = Tokenizer.from_str(json.dumps(data))
-    rebuilt = PreTrainedTokenizerFast(
+    rebuilt = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=backend,
         bos_token=tokenizer.bos_token,
         eos_token=tokenizer.eos_token,
