@@ -38,5 +38,19 @@ class ScenarioError(Exception):
         super().__init__("\n".join(str(d) for d in diagnostics))
 
 
+class DiagnosticCollector:
+    """Gathers every problem of one file, so a user sees them all in one run, not one per run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.items: list[Diagnostic] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.items.append(Diagnostic(path=self.path, line=line, severity=Severity.ERROR, message=message))
+
+    def warning(self, line: int, message: str) -> None:
+        self.items.append(Diagnostic(path=self.path, line=line, severity=Severity.WARNING, message=message))
+
+
 def has_errors(diagnostics: list[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)

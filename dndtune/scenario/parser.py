@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from dndtune.scenario.diagnostics import Diagnostic, ScenarioError, Severity, has_errors
+from dndtune.scenario.diagnostics import Diagnostic, DiagnosticCollector, ScenarioError, has_errors
 from dndtune.scenario.lines import find_markers, parse_character, parse_result_line
 from dndtune.scenario.models import Character, RollResult, Scenario, SystemContext, Turn, TurnRole
 from dndtune.scenario.sections import CANONICAL_HEADERS, Document, Section, split_document
@@ -36,25 +36,13 @@ class ParseResult:
         return self.scenario is not None and not has_errors(self.diagnostics)
 
 
-class _Collector:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.items: list[Diagnostic] = []
-
-    def error(self, line: int, message: str) -> None:
-        self.items.append(Diagnostic(path=self.path, line=line, severity=Severity.ERROR, message=message))
-
-    def warning(self, line: int, message: str) -> None:
-        self.items.append(Diagnostic(path=self.path, line=line, severity=Severity.WARNING, message=message))
-
-
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def parse_scenario(text: str, path: str, category: str) -> ParseResult:
     """Parse one scenario file's text. Never raises on bad input: problems become diagnostics."""
-    out = _Collector(path)
+    out = DiagnosticCollector(path)
     doc = split_document(text)
     if doc.title is None:
         out.error(1, "missing title: the file should start with '# Scenario title'")
@@ -89,7 +77,7 @@ def _sorted(items: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(dict.fromkeys(items), key=lambda d: d.line)
 
 
-def _parse_system_sections(doc: Document, out: _Collector) -> SystemContext | None:
+def _parse_system_sections(doc: Document, out: DiagnosticCollector) -> SystemContext | None:
     systems = [s for s in doc.sections if s.kind == "system"]
     if not systems:
         line = doc.sections[0].line if doc.sections else max(doc.title_line, 1)
@@ -102,7 +90,7 @@ def _parse_system_sections(doc: Document, out: _Collector) -> SystemContext | No
     return _parse_system(systems[0], out)
 
 
-def _parse_system(section: Section, out: _Collector) -> SystemContext:
+def _parse_system(section: Section, out: DiagnosticCollector) -> SystemContext:
     values: dict[str, str] = {}
     party: list[Character] = []
     notes: list[str] = []
@@ -146,7 +134,7 @@ def _parse_system(section: Section, out: _Collector) -> SystemContext:
     )
 
 
-def _parse_turns(doc: Document, out: _Collector) -> tuple[list[Turn], set[int]]:
+def _parse_turns(doc: Document, out: DiagnosticCollector) -> tuple[list[Turn], set[int]]:
     """The turns, and the indexes of those with unreadable markers or result lines."""
     turns: list[Turn] = []
     incomplete: set[int] = set()

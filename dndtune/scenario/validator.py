@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from dndtune.scenario.diagnostics import Diagnostic, Severity
+from dndtune.scenario.diagnostics import Diagnostic, DiagnosticCollector
 from dndtune.scenario.dice import outcome_for
 from dndtune.scenario.models import Outcome, RollRequest, RollResult, Scenario, Turn, TurnRole
 from dndtune.scenario.skills import SKILLS, suggest_skill
 
 HEADER = {TurnRole.USER: "User", TurnRole.DM: "DM", TurnRole.TOOLCALL: "TOOLCALL"}
-
-
-class _Out:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.items: list[Diagnostic] = []
-
-    def error(self, line: int, message: str) -> None:
-        self.items.append(Diagnostic(path=self.path, line=line, severity=Severity.ERROR, message=message))
-
-    def warning(self, line: int, message: str) -> None:
-        self.items.append(Diagnostic(path=self.path, line=line, severity=Severity.WARNING, message=message))
 
 
 def check_scenario(scenario: Scenario, *, incomplete_turns: Collection[int] = ()) -> list[Diagnostic]:
@@ -30,7 +18,7 @@ def check_scenario(scenario: Scenario, *, incomplete_turns: Collection[int] = ()
     ``incomplete_turns`` holds indexes of turns the parser could not read in full; request/result
     matching is skipped for them so one typo is reported once, not twice.
     """
-    out = _Out(scenario.path)
+    out = DiagnosticCollector(scenario.path)
     _check_system(scenario, out)
     _check_order(scenario, out, incomplete_turns)
     for turn in scenario.turns:
@@ -42,7 +30,7 @@ def check_scenario(scenario: Scenario, *, incomplete_turns: Collection[int] = ()
     return sorted(out.items, key=lambda d: d.line)
 
 
-def _check_system(scenario: Scenario, out: _Out) -> None:
+def _check_system(scenario: Scenario, out: DiagnosticCollector) -> None:
     system = scenario.system
     if not system.role:
         out.error(system.line, "SYSTEM has no 'Role:' line (e.g. 'Role: Dungeon Master. Narrate vividly...')")
@@ -68,7 +56,7 @@ def _check_system(scenario: Scenario, out: _Out) -> None:
                 out.error(c.line, f"{c.name}: inventory item '{item.name}' has quantity {item.quantity}")
 
 
-def _check_skill(skill: str, line: int, out: _Out) -> None:
+def _check_skill(skill: str, line: int, out: DiagnosticCollector) -> None:
     if skill in SKILLS:
         return
     suggestion = suggest_skill(skill)
@@ -76,7 +64,7 @@ def _check_skill(skill: str, line: int, out: _Out) -> None:
     out.error(line, f"unknown skill '{skill}'{hint}")
 
 
-def _check_result(r: RollResult, out: _Out) -> None:
+def _check_result(r: RollResult, out: DiagnosticCollector) -> None:
     if r.faces:
         if len(r.faces) != r.count:
             out.error(r.line, f"{r.expression} rolls {r.count} dice but {len(r.faces)} face(s) are given")
@@ -108,7 +96,7 @@ def _same_character(request: RollRequest, result: RollResult) -> bool:
     return a == b or a.split()[0] == b.split()[0]
 
 
-def _check_order(scenario: Scenario, out: _Out, incomplete: Collection[int]) -> None:
+def _check_order(scenario: Scenario, out: DiagnosticCollector, incomplete: Collection[int]) -> None:
     turns = scenario.turns
     if not any(t.role is TurnRole.DM for t in turns):
         out.error(scenario.system.line if not turns else turns[0].line,
@@ -131,7 +119,8 @@ def _check_order(scenario: Scenario, out: _Out, incomplete: Collection[int]) -> 
         out.warning(turns[-1].line, "the scenario ends on a User turn, which is never trained; end on a DM turn")
 
 
-def _check_dm_followup(turn: Turn, nxt: Turn | None, index: int, out: _Out, incomplete: Collection[int]) -> None:
+def _check_dm_followup(turn: Turn, nxt: Turn | None, index: int, out: DiagnosticCollector,
+                       incomplete: Collection[int]) -> None:
     if turn.rolls:
         if nxt is None or nxt.role is not TurnRole.TOOLCALL:
             skills = ", ".join(r.skill for r in turn.rolls)
