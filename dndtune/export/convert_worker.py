@@ -41,9 +41,15 @@ def _guess_pre(tokenizer: Any) -> str:
         return "qwen2"
     backend = getattr(tokenizer, "backend_tokenizer", None)
     pre = repr(getattr(backend, "pre_tokenizer", None))
+    normalizer = repr(getattr(backend, "normalizer", None))
     if "ByteLevel" in pre and "use_regex=True" in pre:
         return "gpt-2"
-    raise NotImplementedError(f"no llama.cpp pre-tokenizer is known to match {pre}")
+    # SentencePiece-style BPE (spaces become U+2581, no word splitting beyond that): llama.cpp's
+    # "gemma4" pre-tokenizer does exactly this (it is also what Gemma 3's tokenizer.json hashes to).
+    spm_split = pre == "None" or ('Split(pattern=String(" ")' in pre and "MergedWithPrevious" in pre)
+    if spm_split and 'Replace(pattern=String(" "), content="\u2581")' in normalizer.replace("▁", "\u2581"):
+        return "gemma4"
+    raise NotImplementedError(f"no llama.cpp pre-tokenizer is known to match {pre} with {normalizer}")
 
 
 def main(argv: list[str] | None = None) -> int:

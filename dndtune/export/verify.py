@@ -164,8 +164,11 @@ def verify_gguf(path: Path, rung: Rung, reference: HfReference, profile: Any, pr
     ours = [list(map(int, t)) for t in result["tokenized"]]
     theirs = [reference.encode(t) for t in prompts.rendered_texts]
     same = sum(a == b for a, b in zip(ours, theirs, strict=True))
-    checks.append(Check("tokenizer_parity", same == len(theirs),
-                        f"{same}/{len(theirs)} rendered prompts tokenize identically in llama.cpp and transformers"))
+    detail = f"{same}/{len(theirs)} rendered prompts tokenize identically in llama.cpp and transformers"
+    mismatch = next(((a, b) for a, b in zip(ours, theirs, strict=True) if a != b), None)
+    if mismatch is not None:
+        detail += "; " + _first_difference(reference, mismatch[0], mismatch[1])
+    checks.append(Check("tokenizer_parity", same == len(theirs), detail))
     if eot_id is None:
         checks.append(Check("end_of_turn_is_eog", False, f"{profile.end_of_turn_token} is not in the vocabulary"))
     else:
@@ -200,6 +203,17 @@ def verify_gguf(path: Path, rung: Rung, reference: HfReference, profile: Any, pr
                         data={"rung": rung.label, "check": check.name, "passed": check.passed,
                               "required": check.required}))
     return report
+
+
+def _first_difference(reference: HfReference, ours: list[int], theirs: list[int]) -> str:
+    # Lengths differ when one side merged what the other split: compare the common prefix.
+    at = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs)))
+
+    def show(ids: list[int]) -> str:
+        window = ids[at:at + 3]
+        return " ".join(f"{reference.decode([t])!r}({t})" for t in window) or "end"
+
+    return f"first difference at token {at}: transformers {show(theirs)}, llama.cpp {show(ours)}"
 
 
 def _template_checks(checks: list[Check], reference: HfReference, result: dict[str, Any], prompts: Prompts) -> None:
