@@ -119,3 +119,19 @@ def test_missing_merged_model_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(DndtuneError, match="merged model folder not found"):
         export_run(tmp_path / "run", "mobile", ListSink())
+
+
+def test_pipeline_context_is_accepted(memorized_hf: Path, toolchain: Toolchain, tmp_path: Path) -> None:
+    """The pipeline's export stage passes its RunContext: run folder, merged model, recipe target, events."""
+    from types import SimpleNamespace
+
+    from dndtune.recipe.schema import TargetSection
+
+    run = make_run(tmp_path, memorized_hf)
+    events = ListSink()
+    context = SimpleNamespace(layout=SimpleNamespace(root=run), merged=run / "merged", events=events,
+                              recipe=SimpleNamespace(target=TargetSection(size_limit="5MB", quant_ladder=["Q5_0"])))
+    result = export_run(context, bench=False)
+    assert result.manifest.quant == "Q5_0" and result.manifest.size_limit == 5_000_000
+    assert result.as_dict()["quant"] == "Q5_0"
+    assert events.kinds()[-1] == "export.done"
