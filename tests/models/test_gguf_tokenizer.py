@@ -9,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
-from dndtune.models.gguf_tokenizer import bpe_from_rank_scored_unigram, is_rank_scored_unigram
+from dndtune.models.gguf_tokenizer import bpe_from_rank_scored_unigram, gguf_control_tokens, is_rank_scored_unigram
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,10 @@ def test_demo_gemma_tokenizer_matches_llama_cpp(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
     gguf = Path(package.assemble(tmp_path / package.MODEL_NAME))
-    tokenizer = bpe_from_rank_scored_unigram(AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=gguf.name))
+    control, add_bos = gguf_control_tokens(gguf)
+    assert add_bos and "<end_of_turn>" in control
+    tokenizer = bpe_from_rank_scored_unigram(AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=gguf.name),
+                                             control_tokens=control, add_bos=add_bos)
     reference = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
     paragraphs = [p for f in sorted((ROOT / "training-data").rglob("*.md"))
                   for p in f.read_text(encoding="utf-8").split("\n\n")]
@@ -60,3 +63,7 @@ def test_demo_gemma_tokenizer_matches_llama_cpp(tmp_path: Path) -> None:
                   != reference.tokenize(p.encode(), add_bos=False, special=False)]
     assert len(paragraphs) > 300
     assert mismatched == []
+    # Chat markers stay whole and BOS comes first, as llama.cpp encodes a rendered prompt.
+    turn = "<start_of_turn>user\nThorin scans the treeline.<end_of_turn>\n<start_of_turn>model\n"
+    assert tokenizer.encode(turn) == reference.tokenize(turn.encode(), add_bos=True, special=True)
+    assert tokenizer.convert_ids_to_tokens(tokenizer.encode(turn))[:2] == ["<bos>", "<start_of_turn>"]
