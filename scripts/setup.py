@@ -84,6 +84,11 @@ def wants_unsloth(gpu: bool) -> bool:
     return gpu or (platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64"))
 
 
+def ensure_llama_converter(py: Path) -> None:
+    """llama.cpp's HF -> GGUF converter from the pinned llama-cpp-python sdist (a fast no-op when present)."""
+    run([str(py), "-m", "dndtune.export.toolchain"])
+
+
 def torch_installed(py: Path) -> bool:
     return subprocess.run([str(py), "-c", "import torch"], capture_output=True).returncode == 0
 
@@ -112,6 +117,7 @@ def main() -> None:
     py = VENV / "bin" / "python"
     want = stamp_value(py, gpu)
     if STAMP.exists() and STAMP.read_text().strip() == want and not os.environ.get("DNDTUNE_FORCE_SETUP"):
+        ensure_llama_converter(py)  # the cache may have been wiped while the venv stayed
         log("up to date")
         return
     pip = [str(py), "-m", "pip", "--disable-pip-version-check"]
@@ -125,6 +131,7 @@ def main() -> None:
         run([*pip, "install", "bitsandbytes>=0.45"])
     if wants_unsloth(gpu):
         run([*pip, "install", "--no-deps", *UNSLOTH])
+    ensure_llama_converter(py)
     STAMP.write_text(want + "\n")
     log("done")
 
