@@ -54,6 +54,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--rank", type=int, default=16, help="LoRA rank")
     parser.add_argument("--threads", type=int, default=0, help="torch threads in each child (0: torch default)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every configuration this many times, interleaved, and report medians "
+                        "(for machines shared with other jobs)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -75,14 +78,18 @@ def main() -> int:
         print(f"model {args.model} ({model}), {count} conversations x {args.seq_len} tokens, "
               f"batch {args.batch_size}, LoRA r={args.rank}, {args.warmup} warmup + {args.steps} timed steps",
               flush=True)
-        results = []
-        for config in wanted:
-            if config.startswith("unsloth") and not unsloth_installed():
-                print(f"{config:11s} skipped: unsloth is not installed", flush=True)
-                continue
-            result = run_config(config, model, work, args)
-            results.append(result)
-            print(f"{config:11s} " + (f"error: {result['error']}" if "error" in result else fmt(result)), flush=True)
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for round_index in range(args.rounds):
+            for config in wanted:
+                if config.startswith("unsloth") and not unsloth_installed():
+                    if round_index == 0:
+                        print(f"{config:11s} skipped: unsloth is not installed", flush=True)
+                    continue
+                result = run_config(config, model, work, args)
+                runs.setdefault(config, []).append(result)
+                label = f"{config:11s}" + (f" (round {round_index + 1})" if args.rounds > 1 else "")
+                print(f"{label} " + (f"error: {result['error']}" if "error" in result else fmt(result)), flush=True)
+        results = [combine(config, found) for config, found in runs.items()]
     report(results, args)
     return 0
 
@@ -161,8 +168,23 @@ def run_config(config: str, model: Path, work: Path, args: argparse.Namespace) -
     return result
 
 
+def combine(config: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the rounds of one configuration (errors only when every round failed)."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[-1]
+    merged = dict(ok[0])
+    for key in ("s_per_step", "cpu_s_per_step", "tokens_per_s", "peak_rss_bytes"):
+        merged[key] = statistics.median(r[key] for r in ok)
+    if all(r.get("peak_vram_bytes") for r in ok):
+        merged["peak_vram_bytes"] = statistics.median(r["peak_vram_bytes"] for r in ok)
+    merged["rounds"] = len(ok)
+    return merged
+
+
 def fmt(result: dict[str, Any]) -> str:
-    return (f"{result['s_per_step']:.3f} s/step  {result['tokens_per_s']:8.0f} tok/s  "
+    return (f"{result['s_per_step']:.3f} s/step ({result['cpu_s_per_step']:.3f} CPU-s)  "
+            f"{result['tokens_per_s']:8.0f} tok/s  "
             f"peak RSS {result['peak_rss_bytes'] / 2**30:.2f} GiB"
             + (f"  peak VRAM {result['peak_vram_bytes'] / 2**30:.2f} GiB" if result.get("peak_vram_bytes") else "")
             + f"  ({result['dtype']}, loss {result['first_loss']:.3f} -> {result['last_loss']:.3f})")
@@ -172,11 +194,14 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     ok = [r for r in results if "error" not in r]
     base = next((r for r in ok if r["config"] == "plain"), None)
     if base is not None:
-        print("\nagainst plain (same run, same machine):")
+        rounds = f", medians of {args.rounds} interleaved rounds" if args.rounds > 1 else ""
+        print(f"\nagainst plain (same run, same machine{rounds}):")
         for r in ok:
             speed = base["s_per_step"] / r["s_per_step"]
+            cpu = base["cpu_s_per_step"] / r["cpu_s_per_step"]
             memory = r["peak_rss_bytes"] / base["peak_rss_bytes"]
-            line = f"  {r['config']:11s} {speed:5.2f}x faster per step, {memory:5.2f}x the peak RSS"
+            line = (f"  {r['config']:11s} {speed:5.2f}x faster per step (wall), {cpu:5.2f}x (CPU time), "
+                    f"{memory:5.2f}x the peak RSS")
             if r.get("peak_vram_bytes") and base.get("peak_vram_bytes"):
                 line += f", {r['peak_vram_bytes'] / base['peak_vram_bytes']:5.2f}x the peak VRAM"
             print(line)
@@ -207,11 +232,13 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         times, losses, dtype = _train_plain(Path(args.model), data, args, gc)
     else:
         times, losses, dtype = _train_dndtune(engine, Path(args.model), data, args, gc)
-    timed = times[args.warmup:]
+    timed = [wall for wall, _ in times[args.warmup:]]
     s_per_step = statistics.median(timed)
+    cpu_per_step = statistics.median(cpu for _, cpu in times[args.warmup:])
     peak_vram = int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
     return {
-        "config": config, "dtype": dtype, "s_per_step": s_per_step, "steps_timed": len(timed),
+        "config": config, "dtype": dtype, "s_per_step": s_per_step, "cpu_s_per_step": cpu_per_step,
+        "steps_timed": len(timed), "step_s": timed, "step_cpu_s": [cpu for _, cpu in times[args.warmup:]],
         "tokens_per_s": args.seq_len * args.batch_size / s_per_step,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "peak_vram_bytes": peak_vram, "first_loss": losses[0], "last_loss": losses[-1],
@@ -220,7 +247,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train_dndtune(engine: str, model: Path, data: dict[str, Any], args: argparse.Namespace,
-                   gc: bool) -> tuple[list[float], list[float], str]:
+                   gc: bool) -> tuple[list[tuple[float, float]], list[float], str]:
     from dndtune.train.engine import probe_facts, select_engine
     from dndtune.train.layout import RunLayout
     from dndtune.train.load import LoraSpec
@@ -242,26 +269,36 @@ def _train_dndtune(engine: str, model: Path, data: dict[str, Any], args: argpars
     return sink.durations(), sink.losses, choice.dtype
 
 
+def _now() -> tuple[float, float]:
+    """Wall clock and this process's CPU time (all threads): the second barely moves when other jobs
+    compete for the cores, so it is the steadier measure on a shared machine."""
+    return time.perf_counter(), time.process_time()
+
+
+def _durations(stamps: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(stamps)]
+
+
 class _StepClock:
     """Times optimizer steps from the ``train.step`` events (logging every step)."""
 
     def __init__(self) -> None:
-        self.stamps: list[float] = []
+        self.stamps: list[tuple[float, float]] = []
         self.losses: list[float] = []
 
     def emit(self, event: Any) -> None:
         if event.kind == "train.begin":
-            self.stamps = [time.perf_counter()]
+            self.stamps = [_now()]
         elif event.kind == "train.step":
-            self.stamps.append(time.perf_counter())
+            self.stamps.append(_now())
             self.losses.append(float(event.data["loss"]))
 
-    def durations(self) -> list[float]:
-        return [b - a for a, b in zip(self.stamps, self.stamps[1:], strict=False)]
+    def durations(self) -> list[tuple[float, float]]:
+        return _durations(self.stamps)
 
 
 def _train_plain(model_path: Path, data: dict[str, Any], args: argparse.Namespace,
-                 gc: bool) -> tuple[list[float], list[float], str]:
+                 gc: bool) -> tuple[list[tuple[float, float]], list[float], str]:
     """The baseline: a plain transformers Trainer + PEFT script on the same tokens."""
     import torch
     from datasets import Dataset
@@ -283,19 +320,19 @@ def _train_plain(model_path: Path, data: dict[str, Any], args: argparse.Namespac
              for c in data["conversations"]]
     dataset = Dataset.from_dict({"input_ids": [i.input_ids for i in items], "labels": [i.labels for i in items]})
     torch.manual_seed(42)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
+    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    model = get_peft_model(base, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
                                              target_modules=list(TARGETS), task_type="CAUSAL_LM"))
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
     losses: list[float] = []
 
-    class Clock(TrainerCallback):  # type: ignore[misc]
+    class Clock(TrainerCallback):
         def on_train_begin(self, *a: Any, **k: Any) -> None:
-            stamps.append(time.perf_counter())
+            stamps.append(_now())
 
         def on_log(self, *a: Any, logs: dict[str, Any] | None = None, **k: Any) -> None:
             if logs and "loss" in logs:
-                stamps.append(time.perf_counter())
+                stamps.append(_now())
                 losses.append(float(logs["loss"]))
 
     training_args = TrainingArguments(
@@ -307,7 +344,7 @@ def _train_plain(model_path: Path, data: dict[str, Any], args: argparse.Namespac
     trainer = Trainer(model=model, args=training_args, train_dataset=dataset,
                       data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True), callbacks=[Clock()])
     trainer.train()
-    return [b - a for a, b in itertools.pairwise(stamps)], losses, "float32"
+    return _durations(stamps), losses, "float32"
 
 
 if __name__ == "__main__":

@@ -228,6 +228,8 @@ def _sft_config(job: TrainJob, has_eval: bool, early_stopping: bool) -> Any:
         dataset_kwargs={"skip_prepare_dataset": True},
         report_to="none",
         disable_tqdm=True,
+        # Log NaN/inf losses as they are, so divergence is seen (and stopped) at the step it happens.
+        logging_nan_inf_filter=False,
         save_only_model=False,
     )
     return config
@@ -237,26 +239,12 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
                   eval_examples: Sequence[Mapping[str, Any]], events: EventSink, *,
                   stop_event: threading.Event | None = None) -> TrainResult:
     """Train LoRA adapters on ``train_examples``; returns when done, stopped, or raises on divergence."""
-    from transformers import EarlyStoppingCallback
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
     started = time.perf_counter()
     events.emit(Event(STAGE, "train.engine", job.engine.describe(), level="debug", data=asdict(job.engine)))
     tokenizer = load_tokenizer(job.model)
-    renderer = ChatRenderer(tokenizer, job.model.chat_template, job.model.end_of_turn)
-    train_items, train_stats = tokenize_split(renderer, train_examples, job.max_seq_length, "train", events)
-    require_trainable(train_stats, "train", job.max_seq_length)
-    eval_items: list[TokenizedConversation] = []
-    eval_stats: LabelStats | None = None
-    if eval_examples:
-        eval_items, eval_stats = tokenize_split(renderer, eval_examples, job.max_seq_length, "eval", events)
-    has_eval = bool(eval_items)
-    early_stopping = has_eval and job.hparams.early_stopping_patience is not None
-    if job.hparams.early_stopping_patience is not None and not has_eval:
-        events.emit(Event(STAGE, "train.no_eval", "no held-out conversations: evaluation and early stopping are off",
-                          level="warning"))
+    data = _tokenize(job, tokenizer, train_examples, eval_examples, events)
 
-    key = resume_key(job, train_items, eval_items)
+    key = resume_key(job, data.train, data.eval)
     checkpoint = decide_resume(job.layout.checkpoints, key, job.resume, events)
     write_key(job.layout.checkpoints, key)
     if checkpoint is None:
@@ -271,24 +259,8 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
                       data={"trainable_params": trainable, "total_params": total}))
 
     callback = EventCallback(events, stop_event=stop_event, metrics_path=job.layout.metrics)
-    callbacks: list[Any] = [callback]
-    stopper = None
-    patience = job.hparams.early_stopping_patience
-    if early_stopping and patience is not None:
-        stopper = EarlyStoppingCallback(early_stopping_patience=patience)
-        callbacks.append(stopper)
     with _stdout_to_events(events):
-        trainer = sft_trainer_class()(
-            model=model, args=_sft_config(job, has_eval, early_stopping), train_dataset=_dataset(train_items),
-            eval_dataset=_dataset(eval_items) if has_eval else None, processing_class=tokenizer,
-            data_collator=LabelCheckingCollator(pad_token_id=tokenizer.pad_token_id),
-            callbacks=callbacks,
-        )
-    # disable_tqdm swaps the progress bar for a callback that prints every log dict.
-    for noisy in (PrinterCallback, ProgressCallback):
-        trainer.remove_callback(noisy)
-
-    with _stdout_to_events(events):
+        trainer, stopper = _build_trainer(job, model, tokenizer, data, callback)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     state = trainer.state
     if callback.diverged is not None:
@@ -301,13 +273,13 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
     plot = write_loss_plot(job.layout.metrics, job.layout.loss_plot)
     if plot is not None:
         events.emit(Event(STAGE, "train.plot", f"loss curve: {plot}", level="debug", data={"path": str(plot)}))
-    resumed_from = checkpoint_step(checkpoint) if checkpoint is not None else None
-    final_loss = _last(callback.history, "loss")
-    best = state.best_metric if early_stopping else _best(callback.history)
+    best = state.best_metric if stopper is not None else _best(callback.history)
     common = {
-        "step": state.global_step, "max_steps": state.max_steps, "resumed_from_step": resumed_from,
-        "final_loss": final_loss, "best_eval_loss": None if best is None else float(best),
-        "train_labels": train_stats.as_dict(), "eval_labels": eval_stats.as_dict() if eval_stats else None,
+        "step": state.global_step, "max_steps": state.max_steps,
+        "resumed_from_step": checkpoint_step(checkpoint) if checkpoint is not None else None,
+        "final_loss": _last(callback.history, "loss"), "best_eval_loss": None if best is None else float(best),
+        "train_labels": data.train_stats.as_dict(),
+        "eval_labels": data.eval_stats.as_dict() if data.eval_stats else None,
         "resume_key": key, "engine": job.engine.name, "history": list(callback.history),
     }
     if callback.stopped_by_request and state.global_step < state.max_steps:
@@ -320,15 +292,60 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
     early_stopped = stopper is not None and stopper.early_stopping_patience_counter >= (
         job.hparams.early_stopping_patience or 0)
     if early_stopped:
+        kept = f", keeping the best checkpoint (eval loss {best:.4f})" if best is not None else ""
         events.emit(Event(STAGE, "train.early_stop",
-                          f"eval loss stopped improving: early stop at step {state.global_step}, "
-                          f"keeping the best checkpoint (eval loss {best:.4f})" if best is not None else
-                          f"early stop at step {state.global_step}", data={"step": state.global_step}))
+                          f"eval loss stopped improving: early stop at step {state.global_step}{kept}",
+                          data={"step": state.global_step}))
     save_adapter(trainer.model, tokenizer, job.layout.adapter)
     events.emit(Event(STAGE, "train.adapter", f"adapter saved to {job.layout.adapter}",
                       data={"path": str(job.layout.adapter)}))
     return TrainResult(status="completed", adapter_dir=job.layout.adapter, checkpoint=None,
                        early_stopped=early_stopped, seconds=time.perf_counter() - started, **common)
+
+
+@dataclass
+class _Splits:
+    train: list[TokenizedConversation]
+    train_stats: LabelStats
+    eval: list[TokenizedConversation]
+    eval_stats: LabelStats | None
+
+
+def _tokenize(job: TrainJob, tokenizer: Any, train_examples: Sequence[Mapping[str, Any]],
+              eval_examples: Sequence[Mapping[str, Any]], events: EventSink) -> _Splits:
+    """Both splits with assistant-only labels; fails before any model is loaded if nothing is trainable."""
+    renderer = ChatRenderer(tokenizer, job.model.chat_template, job.model.end_of_turn)
+    train, train_stats = tokenize_split(renderer, train_examples, job.max_seq_length, "train", events)
+    require_trainable(train_stats, "train", job.max_seq_length)
+    evaluation: list[TokenizedConversation] = []
+    eval_stats: LabelStats | None = None
+    if eval_examples:
+        evaluation, eval_stats = tokenize_split(renderer, eval_examples, job.max_seq_length, "eval", events)
+    if job.hparams.early_stopping_patience is not None and not evaluation:
+        events.emit(Event(STAGE, "train.no_eval", "no held-out conversations: evaluation and early stopping are off",
+                          level="warning"))
+    return _Splits(train, train_stats, evaluation, eval_stats)
+
+
+def _build_trainer(job: TrainJob, model: Any, tokenizer: Any, data: _Splits,
+                   callback: EventCallback) -> tuple[Any, Any]:
+    """dndtune's SFT trainer and, when early stopping is on, its stopping callback."""
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    has_eval = bool(data.eval)
+    patience = job.hparams.early_stopping_patience
+    stopper = EarlyStoppingCallback(early_stopping_patience=patience) if has_eval and patience is not None else None
+    trainer = sft_trainer_class()(
+        model=model, args=_sft_config(job, has_eval, stopper is not None), train_dataset=_dataset(data.train),
+        eval_dataset=_dataset(data.eval) if has_eval else None, processing_class=tokenizer,
+        data_collator=LabelCheckingCollator(pad_token_id=tokenizer.pad_token_id),
+        callbacks=[callback] if stopper is None else [callback, stopper],
+    )
+    # disable_tqdm swaps the progress bar for a callback that prints every log dict.
+    for noisy in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(noisy)
+    return trainer, stopper
 
 
 def save_adapter(model: Any, tokenizer: Any, target: Path) -> None:
