@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dndtune.dataset.chat import ROLL_TOOL_NAME, Message, message, scenario_to_messages, system_prompt, tools
+from dndtune.dataset.chat import (
+    OPENING_USER_MESSAGE,
+    ROLL_TOOL_NAME,
+    Message,
+    message,
+    scenario_to_messages,
+    system_prompt,
+    tools,
+)
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.consistency import strip_tool_blocks
 from dndtune.evaluate.regression import load_cases
@@ -43,7 +51,9 @@ class Scene:
     def from_scenario(cls, scenario: Scenario) -> Scene:
         messages = scenario_to_messages(scenario)
         opening: list[str] = []
-        for m in messages[1:]:
+        # A DM-first scenario starts with the player's standard opening line (see scenario_to_messages).
+        start = 2 if len(messages) > 1 and messages[1]["content"] == OPENING_USER_MESSAGE else 1
+        for m in messages[start:]:
             if m["role"] != "assistant":
                 break
             opening.append(str(m["content"] or ""))
@@ -93,6 +103,9 @@ class PlaySession:
     def __post_init__(self) -> None:
         if not self.messages:
             self.messages = [message("system", self.scene.system)]
+            if self.scene.opening:
+                # The same player line the model was trained to answer with the opening narration.
+                self.messages.append(message("user", OPENING_USER_MESSAGE))
             self.messages.extend(message("assistant", text) for text in self.scene.opening)
         self._tools = tools()
         self._skills = allowed_skills(self._tools)

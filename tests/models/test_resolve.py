@@ -15,6 +15,7 @@ from dndtune.errors import DndtuneError
 from dndtune.events import ListSink
 from dndtune.models import resolve
 from dndtune.models.resolve import (
+    CONVERSION_VERSION,
     PROVENANCE_FILE,
     PYPI_GGUF_MODULE,
     converted_model_dir,
@@ -105,7 +106,9 @@ def test_demo_profile_without_the_package(hf_cache: Path, tmp_path: Path, monkey
 
 
 def test_converted_copy_is_reused(hf_cache: Path, tmp_path: Path, tiny_gemma_folder: Path) -> None:
-    shutil.copytree(tiny_gemma_folder, converted_model_dir("gemma-3-270m", tmp_path))
+    converted = converted_model_dir("gemma-3-270m", tmp_path)
+    shutil.copytree(tiny_gemma_folder, converted)
+    (converted / PROVENANCE_FILE).write_text(json.dumps({"conversion": CONVERSION_VERSION}))
     resolved = resolve_model(section(profile="gemma-3-270m"), offline=True, cache_root=tmp_path)
     assert resolved.source == "dndtune-cache"
     assert resolved.profile.dims.hidden_size == 64  # sizes come from the folder's config

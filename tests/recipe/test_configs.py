@@ -28,7 +28,7 @@ def test_demo_cpu_is_what_the_acceptance_needs() -> None:
     r = load_recipe("demo-cpu")
     assert r.base_model.profile == "gemma-3-270m" and not r.base_model.load_in_4bit
     assert r.train.max_steps is not None and r.train.max_steps <= 50
-    assert r.data.max_seq_length == 512 and r.train.batch_size == 1 and r.train.grad_accum == 2
+    assert r.data.max_seq_length == 1024 and r.train.batch_size == 1 and r.train.grad_accum == 2
     assert r.lora.r == 8 and r.train.engine == "auto" and r.output.run_name == "demo"
 
 
