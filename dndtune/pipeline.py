@@ -169,7 +169,7 @@ def dataset_stage(ctx: RunContext) -> DatasetResult:
     from dndtune.paths import cache_dir
 
     config = DatasetConfig.from_recipe(ctx.recipe, output_dir=ctx.layout.root / "dataset",
-                                       cache_dir=cache_dir() / "scenarios")
+                                       cache_dir=cache_dir())
     result = build_dataset(config, ctx.events, ctx.require("tokenizer"))
     ctx.dataset = result
     ctx.record["dataset"] = {"stats": result.stats.model_dump(mode="json"), "hash": dataset_hash(result),
