@@ -119,6 +119,12 @@ async def test_recipe_edits_validate_inline_and_save(project: Path) -> None:
 async def test_train_screen_draws_pipeline_events(project: Path) -> None:
     app = build_app(project, screen="train")
     async with app.run_test(size=(80, 24)) as pilot:
+        # On a loaded machine the train screen may mount after the first pause: events posted
+        # before it exists are not its to draw.
+        for _ in range(100):
+            if isinstance(app.screen, TrainScreen):
+                break
+            await pilot.pause(0.05)
         app.run_state.status = "running"
         app.post_message(PipelineEvent(Event("train", "train.begin", "training from step 0 to 10",
                                              data={"step": 0, "max_steps": 10})))
@@ -126,8 +132,11 @@ async def test_train_screen_draws_pipeline_events(project: Path) -> None:
             app.post_message(PipelineEvent(Event("train", "train.step", f"step {step}", level="debug", data={
                 "step": step, "max_steps": 10, "epoch": step / 10, "loss": loss, "lr": 2e-4, "grad_norm": 1.0,
                 "tokens_per_s": 410.0, "eta_s": 70.0, "mem_bytes": 900_000_000})))
-        await pilot.pause()
         chart = app.screen.query_one(LossChart)
+        for _ in range(100):
+            if len(chart.train) == 3:
+                break
+            await pilot.pause(0.05)
         assert chart.train == [(1, 3.2), (2, 2.9), (3, 2.4)]
         figures = static_text(app, "#progress-figures")
         assert "step 3/10" in figures and "loss 2.4000" in figures and "ETA 1m10s" in figures
