@@ -60,9 +60,9 @@ def run_play(args: argparse.Namespace) -> int:
 
 
 def play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from dndtune.evaluate.fingerprint import sha256_file
     from dndtune.evaluate.runner import GenerationSettings, open_runner
     from dndtune.evaluate.targets import resolve_target
+    from dndtune.hashing import sha256_file
     from dndtune.play.dice import DiceRoller
     from dndtune.play.ratings import ratings_path_for
     from dndtune.play.session import PlaySession, Scene

@@ -29,10 +29,10 @@ from dndtune.deploy.cactus_engine import LIB_ENV, engine_library
 from dndtune.deploy.integration import IntegrationReport, run_suite
 from dndtune.deploy.manifest import BundleManifest, chat_format, write_bundle_manifest
 from dndtune.errors import DndtuneError
-from dndtune.evaluate.fingerprint import sha256_file
 from dndtune.evaluate.report import read_eval_file
 from dndtune.evaluate.targets import RunFolder
 from dndtune.events import Event, EventSink, NullSink
+from dndtune.hashing import sha256_file
 from dndtune.models.profiles import ModelProfile, family_for_model_type, get_profile, profile_for_folder
 
 DeployTarget = Literal["gguf", "cactus"]

@@ -19,13 +19,13 @@ from pathlib import Path
 
 from dndtune.evaluate import consistency, quality, toolcalls
 from dndtune.evaluate.examples import DmTurn, EvalExample, ExpectedCall, dm_turns
-from dndtune.evaluate.fingerprint import sha256_file
 from dndtune.evaluate.judge import Judge, JudgeItem, RuleJudge
 from dndtune.evaluate.regression import RegressionCase, run_suite
 from dndtune.evaluate.render import TemplateRejected
 from dndtune.evaluate.report import DataInfo, EvalReport, ModelInfo, PerfScores, Sample
 from dndtune.evaluate.runner import Generation, GenerationSettings, ModelRunner, PromptTooLong
 from dndtune.events import Event, EventSink, NullSink
+from dndtune.hashing import sha256_file
 
 STAGE = "evaluate"
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from dndtune.hashing import sha256_file
 
 
 def sha256_tree(folder: Path) -> str:

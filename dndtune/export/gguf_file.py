@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dndtune.errors import DndtuneError
+from dndtune.hashing import sha256_file
 
 _FIX = "delete it and run dndtune export again"
 
@@ -70,14 +70,6 @@ def read_gguf(path: Path) -> GgufSummary:
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) else None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_sha256(path: Path, expected: str) -> None:

@@ -245,7 +245,8 @@ class _Export:
 
     def _publish(self, chosen: Any, ladder: Any, report: Any, perf: Perf | None, toolchain: Any,
                  *, conversations_used: int, pruning: PruneResult | None) -> ExportResult:
-        from dndtune.export.gguf_file import read_gguf, sha256_file
+        from dndtune.export.gguf_file import read_gguf
+        from dndtune.hashing import sha256_file
 
         summary = read_gguf(chosen.path)
         sha = sha256_file(chosen.path)

@@ -12,7 +12,6 @@ Run ``python -m dndtune.export.toolchain`` to install it (idempotent, a fast no-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
+from dndtune.hashing import sha256_file
 from dndtune.paths import cache_dir
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
@@ -139,7 +139,7 @@ def extract_converter(sdist: Path, target: Path) -> Path:
             raise DndtuneError("the sdist holds no convert_hf_to_gguf.py / conversion package",
                                path=str(sdist), fix=f"check that {_PACKAGE}=={LLAMA_CPP_PYTHON_VERSION} is intact")
         stamp = {"llama_cpp_python": LLAMA_CPP_PYTHON_VERSION, "llama_cpp_commit": commit,
-                 "sdist_sha256": _sha256(sdist), "files": count}
+                 "sdist_sha256": sha256_file(sdist), "files": count}
         (tmp / _STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
     return target
 
@@ -164,14 +164,6 @@ def _read_stamp(where: Path) -> dict[str, object] | None:
     if not isinstance(data, dict) or not (where / "convert_hf_to_gguf.py").is_file():
         return None
     return data
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def converter_env(toolchain: Toolchain) -> dict[str, str]:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dndtune.dataset.chat import tools
-from dndtune.evaluate.fingerprint import sha256_file
 from dndtune.evaluate.gate import Tolerance, within_tolerance
 from dndtune.evaluate.regression import load_cases, regressions
 from dndtune.evaluate.runner import GenerationSettings, LlamaCppRunner
+from dndtune.hashing import sha256_file
 from dndtune.registry.store import PerfRecord
 from dndtune.registry.versions import ModelVersion
 

@@ -11,8 +11,8 @@ from dndtune.deploy.cactus_convert import cactus_cli, convert
 from dndtune.deploy.cactus_engine import CactusRunner, engine_library
 from dndtune.deploy.install import install_bundle
 from dndtune.errors import DndtuneError
-from dndtune.evaluate.fingerprint import sha256_file
 from dndtune.evaluate.targets import RunFolder
+from dndtune.hashing import sha256_file
 from dndtune.models.profiles import get_profile
 from tests.evaluate.models import TinyModels, make_run
 

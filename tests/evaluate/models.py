@@ -54,7 +54,7 @@ def make_run(root: Path, models: TinyModels, name: str = "tiny-run", *, quant: s
         shutil.copytree(models.hf, run / "merged")
     file_name = f"{name}-{quant}.gguf"
     shutil.copy2(models.gguf, run / "export" / file_name)
-    from dndtune.evaluate.fingerprint import sha256_file
+    from dndtune.hashing import sha256_file
 
     gguf = run / "export" / file_name
     (run / "run.json").write_text(json.dumps({

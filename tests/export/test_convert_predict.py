@@ -9,11 +9,12 @@ from gguf import GGUFReader
 
 from dndtune.errors import DndtuneError
 from dndtune.export.convert import convert_hf_to_gguf
-from dndtune.export.gguf_file import check_sha256, read_gguf, sha256_file
+from dndtune.export.gguf_file import check_sha256, read_gguf
 from dndtune.export.predict import predict, read_model_info
 from dndtune.export.quantize import quantize_gguf
 from dndtune.export.quants import Rung
 from dndtune.export.toolchain import Toolchain
+from dndtune.hashing import sha256_file
 from tests.fixtures.tiny_models import profile_for
 
 

@@ -10,12 +10,13 @@ import pytest
 from dndtune.cli.main import main
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, ListSink
-from dndtune.export.gguf_file import read_gguf, sha256_file
+from dndtune.export.gguf_file import read_gguf
 from dndtune.export.predict import predict, read_model_info
 from dndtune.export.quants import Rung
 from dndtune.export.run import export_run
 from dndtune.export.targets import default_target
 from dndtune.export.toolchain import LLAMA_CPP_PYTHON_VERSION, Toolchain
+from dndtune.hashing import sha256_file
 from tests.export.conftest import make_run
 
 
