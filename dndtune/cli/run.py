@@ -181,10 +181,11 @@ def summary(result: PipelineResult) -> str:
         lines.append(f"  adapter   {result.adapter}")
     if result.merged is not None:
         lines.append(f"  merged    {result.merged}")
-    export = ctx.export
-    path = getattr(export, "path", None) if export is not None else None
-    if path is not None:
-        lines.append(f"  gguf      {path}")
+    export = ctx.export.as_dict() if hasattr(ctx.export, "as_dict") else None
+    if export and export.get("gguf"):
+        size = f", {export['bytes'] / 1e6:.1f} MB" if export.get("bytes") else ""
+        quant = f" ({export['quant']}{size})" if export.get("quant") else ""
+        lines.append(f"  gguf      {export['gguf']}{quant}")
     total = sum(float(s.get("seconds", 0.0)) for s in result.stages.values())
     lines.append(f"  wall time {_duration(total)}; record: {ctx.layout.run_json}")
     return "\n".join(lines)

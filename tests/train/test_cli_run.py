@@ -12,8 +12,10 @@ import pytest
 
 from dndtune import pipeline
 from dndtune.cli.main import main
-from dndtune.cli.run import RunConsole, stop_on_interrupt
-from dndtune.events import Event
+from dndtune.cli.run import RunConsole, stop_on_interrupt, summary
+from dndtune.events import Event, ListSink
+from dndtune.pipeline import PipelineResult, build_pipeline
+from dndtune.recipe.loader import parse_recipe
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "training-data"
 
@@ -85,3 +87,22 @@ def test_progress_lines_are_throttled_in_logs() -> None:
     assert len(lines) == 21 and lines[0].startswith("[train] step 1/100 loss 2.0000")
     assert "900 tok/s" in lines[0] and "eta 1m39s" in lines[0] and "mem 1.0 GiB" in lines[0]
     assert lines[-1].startswith("[train] step 100/100")
+
+
+class FakeExport:
+    def as_dict(self) -> dict[str, object]:
+        return {"gguf": "/runs/demo/export/demo-Q8_0.gguf", "quant": "Q8_0", "bytes": 299_750_000}
+
+
+def test_summary_names_every_output(tmp_path: Path) -> None:
+    recipe = parse_recipe(json.dumps({"base_model": {"profile": "gemma-3-270m"},
+                                      "output": {"dir": str(tmp_path), "run_name": "demo"}}))
+    ctx = build_pipeline(recipe, ListSink()).context
+    ctx.merged = ctx.layout.merged
+    ctx.export = FakeExport()
+    text = summary(PipelineResult(status="completed", stages={"train": {"seconds": 61.0}}, layout=ctx.layout,
+                                  context=ctx))
+    assert text.splitlines()[0] == f"run demo: completed  ({ctx.layout.root})"
+    assert f"merged    {ctx.layout.merged}" in text
+    assert "gguf      /runs/demo/export/demo-Q8_0.gguf (Q8_0, 299.8 MB)" in text
+    assert "wall time 1m01s" in text
