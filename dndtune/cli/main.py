@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the whole pipeline headless on a recipe (a path, or a name in recipes/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value by its dotted path, e.g. --set train.lr=1e-4 (repeatable)")
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
+                        help="with --recipe: continue from the run's latest checkpoint (the default when one fits), "
+                             "or --no-resume to start training over")
     parser.add_argument("--dry-run", action="store_true",
                         help="with --recipe: print the resolved recipe and the plan, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
