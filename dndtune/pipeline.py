@@ -10,6 +10,7 @@ what earlier stages left on the :class:`RunContext` and reports through ``ctx.ev
 ``train``   LoRA fine-tuning with checkpoints, resume, eval and early stopping
 ``merge``   adapter + base -> ``merged/`` (safetensors + tokenizer with chat template)
 ``export``  ``merged/`` -> GGUF for the target, provided by ``dndtune.export.run.export_run(ctx)``
+``evaluate`` the GGUF and the base model on the held-out split, against the goals (``dndtune.evaluate.stage``)
 
 Everything a run writes lives in ``<output.dir>/runs/<run_name>/`` and ``run.json`` there is
 rewritten after every stage, so a crash or a stop still leaves an accurate record. Training and
@@ -72,6 +73,8 @@ class RunContext:
     train: TrainResult | None = None
     merged: Path | None = None
     export: Any = None
+    evaluation: Any = None
+    """``dndtune.evaluate.stage.EvaluateResult`` when the evaluate stage scored the model."""
     record: dict[str, Any] = field(default_factory=dict)
     """What ``run.json`` holds; stages add their sections."""
     previous: dict[str, Any] = field(default_factory=dict)
@@ -242,6 +245,15 @@ def export_stage(ctx: RunContext) -> Any:
     return result
 
 
+def evaluate_stage(ctx: RunContext) -> Any:
+    """The exported GGUF on the held-out split with the base model beside it; see ``dndtune.evaluate.stage``."""
+    from dndtune.evaluate.stage import evaluate_run
+
+    result = evaluate_run(ctx)
+    ctx.evaluation = result
+    return result
+
+
 DEFAULT_STAGES: tuple[Stage, ...] = (
     Stage("doctor", doctor_stage, "check the machine and choose the training engine"),
     Stage("model", model_stage, "resolve the base model and its chat template", needs=("doctor",)),
@@ -249,6 +261,7 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
     Stage("train", train_stage, "fine-tune LoRA adapters", needs=("doctor", "model", "dataset")),
     Stage("merge", merge_stage, "merge the adapter into the base weights", needs=("model", "train")),
     Stage("export", export_stage, "convert the merged model to GGUF", needs=("merge",)),
+    Stage("evaluate", evaluate_stage, "score the GGUF and the base model against the goals", needs=("export",)),
 )
 
 
@@ -377,7 +390,8 @@ def _train_job(ctx: RunContext) -> Any:
     modules = model.profile.lora_target_modules if targets == "profile" else tuple(targets)
     return TrainJob(
         model=ModelSpec(path=model.path, chat_template=templates.inference,
-                        end_of_turn=model.profile.end_of_turn_token, target_modules=tuple(modules)),
+                        end_of_turn=model.profile.end_of_turn_token, target_modules=tuple(modules),
+                        tool_format=model.profile.tool_format),
         lora=LoraSpec(r=recipe.lora.r, alpha=recipe.lora.alpha, dropout=recipe.lora.dropout,
                       target_modules=tuple(modules)),
         hparams=Hyperparameters.from_section(recipe.train),

@@ -2,7 +2,8 @@
 
 A run stopped with ``x`` or ``q`` (or killed) keeps its checkpoints; reopening the app shows
 its curve and says that ``s`` resumes it. A finished run shows its export. Everything is read
-from the run folder the pipeline wrote: ``run.json``, ``metrics.jsonl`` and the export manifest.
+from the run folder the pipeline wrote: ``run.json`` (with the evaluate stage's goals), ``metrics.jsonl``
+and the export manifest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dndtune.errors import DndtuneError
+from dndtune.evaluate.goals import GoalRow
 from dndtune.export.manifest import ExportManifest, read_manifest
 from dndtune.train.layout import RunLayout
 from tui.run_state import QuantTry, RunState, RunStatus, VerifyCheck, seed_history
@@ -43,6 +45,9 @@ def load_previous_run(state: RunState, layout: RunLayout) -> bool:
     export = record.get("export")
     if isinstance(export, dict) and export.get("manifest"):
         _load_export(fresh, Path(str(export["manifest"])))
+    evaluation = record.get("evaluate")
+    if isinstance(evaluation, dict):
+        _load_evaluation(fresh, evaluation)
     where = f"step {fresh.step}" + (f" of {fresh.max_steps}" if fresh.max_steps else "")
     fresh.add_log(f"[tui] earlier run in {layout.root}: {record.get('status')} at {where}")
     if fresh.error:
@@ -70,6 +75,14 @@ def _load_export(state: RunState, manifest_path: Path) -> None:
     state.export_quant = manifest.quant
     state.manifest_path = str(manifest_path)
     state.samples = dict(manifest.samples)
+
+
+def _load_evaluation(state: RunState, evaluation: dict[str, Any]) -> None:
+    rows = evaluation.get("goals")
+    state.goals = [GoalRow.from_dict(r) for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    skipped = evaluation.get("skipped")
+    verdict = evaluation.get("verdict") or (f"evaluation skipped: {skipped}" if skipped else None)
+    state.verdict = str(verdict) if verdict else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dndtune.evaluate.goals import GoalRow
 from dndtune.events import Event
 from tui.memory_probe import MemorySample
 
@@ -75,6 +76,10 @@ class RunState:
     verify: list[VerifyCheck] = field(default_factory=list)
     samples: dict[str, str] = field(default_factory=dict)
     """Replies the exported model wrote during verification (read from its manifest)."""
+    goals: list[GoalRow] = field(default_factory=list)
+    """The evaluate stage's rows: each goal, the model's figure and the base model's."""
+    verdict: str | None = None
+    """The evaluate stage's one line (goals missed), or why it was skipped."""
     error: str | None = None
 
     def reset(self, status: RunStatus = "idle") -> None:
@@ -158,6 +163,13 @@ def apply_event(state: RunState, event: Event) -> None:
         state.export_bytes = _int(data.get("bytes")) or state.export_bytes
         state.export_quant = str(data["quant"]) if data.get("quant") else state.export_quant
         state.manifest_path = str(data["manifest"]) if data.get("manifest") else state.manifest_path
+    elif event.kind == "evaluate.goals":
+        rows = data.get("rows")
+        state.goals = [GoalRow.from_dict(r) for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+        state.verdict = str(data.get("verdict") or event.message)
+    elif event.kind == "evaluate.skipped":
+        state.goals = []
+        state.verdict = event.message
     # Step events arrive every step and are shown by the progress line; the log keeps the rest.
     if event.message and (event.kind != "train.step" or event.level in ("warning", "error")):
         state.add_log(_log_line(event))

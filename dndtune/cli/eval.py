@@ -27,6 +27,10 @@ def register(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int, default=200, help="reply budget per DM turn (default 200)")
     p.add_argument("--max-turns", type=int, default=None, help="evaluate only the first N DM turns")
     p.add_argument("--no-regression", action="store_true", help="skip the fixed regression suite")
+    p.add_argument("--grammar", action=argparse.BooleanOptionalAction, default=True,
+                   help="decode GGUF replies under the roll grammar the deploy bundle ships, as the app does; "
+                        "--no-grammar measures the model unconstrained. HF folders are never constrained "
+                        "(the report says 'not applied')")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="runs folder (default training-output)")
     p.add_argument("--strict", action="store_true",
@@ -100,7 +104,7 @@ def _evaluate_one(label: str, path: Path, examples: list[Any], source: str, args
     runner = open_runner(path, label=label)
     try:
         options = EvalOptions(max_tokens=args.max_tokens, max_turns=args.max_turns,
-                              regression=not args.no_regression)
+                              regression=not args.no_regression, grammar=args.grammar)
         return evaluate(runner, examples, options=options, events=events, source=source)
     finally:
         runner.close()

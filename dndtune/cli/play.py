@@ -32,6 +32,8 @@ def register(sub: Any) -> None:
                    help="roll modifier, e.g. Mira:stealth=+5 or :perception=2 for everyone (repeatable)")
     p.add_argument("--dc", type=int, default=None, help="DC every check and save is judged against (none: no DC)")
     p.add_argument("--no-rate", action="store_true", help="do not ask for ratings")
+    p.add_argument("--grammar", action=argparse.BooleanOptionalAction, default=True,
+                   help="decode a GGUF's replies under the roll grammar the deploy bundle ships, as the app does")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="runs folder (default training-output)")
     p.set_defaults(func=run_play)
 
@@ -83,6 +85,7 @@ def play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
             settings=GenerationSettings(max_tokens=args.max_tokens, temperature=args.temperature, seed=seed),
             ratings_path=ratings_path_for(target.model, target.run.root if target.run else None),
             model_sha256=sha256_file(target.model) if target.model.is_file() else None,
+            grammar=args.grammar,
         )
         return _loop(session, stdin, stdout, rate=not args.no_rate, seed=seed)
     finally:

@@ -163,7 +163,10 @@ def _duration(seconds: float) -> str:
 def summary(result: PipelineResult) -> str:
     """The closing lines: status, where the outputs are, and the figures worth keeping."""
     ctx = result.context
-    lines = [f"run {ctx.recipe.output.run_name}: {result.status}  ({ctx.layout.root})"]
+    evaluation = ctx.evaluation
+    # The verdict sits on the status line: a run that completed with a model that misses its goals says so.
+    verdict = f" — {evaluation.verdict.summary()}" if evaluation is not None else ""
+    lines = [f"run {ctx.recipe.output.run_name}: {result.status}{verdict}  ({ctx.layout.root})"]
     train = ctx.train
     if train is not None:
         figures = [f"{train.step}/{train.max_steps} steps"]
@@ -188,4 +191,20 @@ def summary(result: PipelineResult) -> str:
         lines.append(f"  gguf      {export['gguf']}{quant}")
     total = sum(float(s.get("seconds", 0.0)) for s in result.stages.values())
     lines.append(f"  wall time {_duration(total)}; record: {ctx.layout.run_json}")
+    if evaluation is not None:
+        lines.extend(_evaluation_lines(evaluation))
     return "\n".join(lines)
+
+
+def _evaluation_lines(evaluation: Any) -> list[str]:
+    """Where the report is, what was measured, and the goals table (score | this model | base | goal | ok)."""
+    from dndtune.evaluate.goals import table_lines
+
+    report, base = evaluation.report, evaluation.baseline
+    data = report.data
+    measured = f"{data.evaluated_turns}/{data.turns} held-out DM turns"
+    if base is not None:
+        cached = ", cached" if base.cached else ""
+        measured += f"; base model on {base.report.data.evaluated_turns}{cached}"
+    lines = [f"  eval      {evaluation.eval_file} ({measured})"]
+    return lines + table_lines(evaluation.verdict.rows, indent="  ")

@@ -21,29 +21,22 @@ Message = dict[str, Any]
 
 
 def roll_tool() -> dict[str, Any]:
-    """The ``roll`` tool in OpenAI function format (what ``tools=`` of a chat template takes)."""
+    """The ``roll`` tool in OpenAI function format (what ``tools=`` of a chat template takes).
+
+    Every token here is repeated in every training window and every prompt at play time, so the
+    wording is as short as the model needs: the skill enum carries the meaning (and is what the
+    grammar and the validity check read), the descriptions only say what a call is for.
+    """
     return {
         "type": "function",
         "function": {
             "name": ROLL_TOOL_NAME,
-            "description": (
-                "Roll dice for an ability check, saving throw, attack, damage or initiative. "
-                "Returns the dice expression, the faces rolled, the modifier and the total, and "
-                "whether it succeeds when a DC or AC applies. Narrate the outcome from the result."
-            ),
+            "description": "Roll dice when an action's outcome is uncertain; narrate the result it returns.",
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "skill": {
-                        "type": "string",
-                        "enum": list(SKILLS),
-                        "description": "What is rolled: a 5e skill, '<ability> save', 'death save', "
-                                       "'attack', 'damage' or 'initiative'.",
-                    },
-                    "character": {
-                        "type": "string",
-                        "description": "Who rolls: a party member or a creature, by name.",
-                    },
+                    "skill": {"type": "string", "enum": list(SKILLS)},
+                    "character": {"type": "string", "description": "who rolls"},
                 },
                 "required": ["skill"],
             },

@@ -4,7 +4,8 @@ Two targets, for the two ways Cactus loads models:
 
 - ``gguf``: Cactus's React Native / Flutter SDKs load GGUF through llama.cpp. The bundle is the
   run's verified GGUF (chat template and tool-call format embedded, sha256 checked against the
-  export manifest before and after the copy) plus ``dndtune-model.json``.
+  export manifest before and after the copy), ``roll.gbnf`` (the grammar replies were evaluated
+  under, for llama.cpp's grammar sampler) plus ``dndtune-model.json``.
 - ``cactus``: Cactus's current engine loads its own weights, made by ``cactus convert`` from
   Hugging Face safetensors (optionally base + LoRA adapter). The bundle holds ``merged/`` (fp16
   safetensors + tokenizer + chat template), ``adapter/``, ``base/`` (when the base model is on
@@ -17,6 +18,7 @@ installs nothing.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +29,13 @@ from dndtune.dataset.chat import tools
 from dndtune.deploy import cactus_convert
 from dndtune.deploy.cactus_engine import LIB_ENV, engine_library
 from dndtune.deploy.integration import IntegrationReport, run_suite
-from dndtune.deploy.manifest import BundleManifest, chat_format, write_bundle_manifest
+from dndtune.deploy.manifest import BundleManifest, Decoding, chat_format, write_bundle_manifest
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.report import read_eval_file
 from dndtune.evaluate.targets import RunFolder
 from dndtune.events import Event, EventSink, NullSink
 from dndtune.hashing import sha256_file
+from dndtune.models.grammar import GRAMMAR_FILE, roll_grammar
 from dndtune.models.profiles import ModelProfile, family_for_model_type, get_profile, profile_for_folder
 
 DeployTarget = Literal["gguf", "cactus"]
@@ -119,12 +122,16 @@ def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: E
         report = run_suite(gguf, profile=profile)
     _check(report, options)
     name = options.name or run.name
+    # The grammar run_suite decoded under (roll_grammar of the same profile and tools).
+    grammar = roll_grammar(profile, tools())
     manifest = BundleManifest(
         name=name, version=f"{run.name}-{sha[:12]}", target="gguf", runtime="llama.cpp", file=gguf.name,
         sha256=sha, size_bytes=gguf.stat().st_size, quant=run.manifest.get("quant"),
         context_length=summary.context_length, architecture=summary.architecture,
-        chat_format=chat_format(profile, summary.chat_template), tool_schema=tools(), eval_scores=_scores(run),
-        integration=report.as_dict() if report is not None else None,
+        chat_format=chat_format(profile, summary.chat_template), tool_schema=tools(),
+        decoding=Decoding(grammar_file=GRAMMAR_FILE, grammar_sha256=hashlib.sha256(grammar.encode()).hexdigest(),
+                          stop=list(profile.stop_tokens)),
+        eval_scores=_scores(run), integration=report.as_dict() if report is not None else None,
         source={"run": str(run.root), "llama_cpp": run.manifest.get("llama_cpp")},
     )
     target = assets / name
@@ -133,6 +140,7 @@ def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: E
         if sha256_file(tmp / gguf.name) != sha:
             raise DndtuneError("the copied GGUF does not match the original", path=str(target),
                                fix="check the disk and deploy again")
+        (tmp / GRAMMAR_FILE).write_text(grammar, encoding="utf-8")
         write_bundle_manifest(tmp, manifest)
         tmp.chmod(0o755)
     events.emit(Event(STAGE, "deploy.done", f"installed {gguf.name} into {target}", data={"path": str(target)}))
@@ -176,7 +184,8 @@ def _deploy_cactus(run: RunFolder, assets: Path, options: DeployOptions, events:
             sha256=None, size_bytes=_folder_size(weights) if weights is not None else None,
             quant=f"CQ{options.bits}" if weights is not None else None, context_length=None,
             architecture=profile.family, chat_format=chat_format(profile, profile_template(run.merged)),
-            tool_schema=tools(), eval_scores=_scores(run),
+            tool_schema=tools(), decoding=Decoding(grammar_file=None, stop=list(profile.stop_tokens)),
+            eval_scores=_scores(run),
             integration=report.as_dict() if report is not None else None, files=files, next_steps=notes,
             source={"run": str(run.root)},
         )

@@ -13,12 +13,15 @@ Checks, in order:
   least one with a ``roll`` call the app accepts (how many is recorded).
 - ``stops``: the replies end at the end-of-turn token rather than at the token limit.
 - ``speed``: decode tokens/s and memory of a 64-token generation.
+
+Replies are decoded under the roll grammar the bundle ships (``roll.gbnf``) where the runtime
+applies one (llama.cpp), as the app decodes them; each runtime's report says whether it did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from dndtune.evaluate.examples import ExpectedCall
 from dndtune.evaluate.regression import load_cases
 from dndtune.evaluate.runner import GenerationSettings, ModelRunner
 from dndtune.evaluate.toolcalls import check_turn
+from dndtune.models.grammar import roll_grammar
 from dndtune.models.profiles import ModelProfile
 
 MAX_ROLL_PROMPTS = 4
@@ -49,6 +53,8 @@ class RuntimeReport:
     tokens_per_second: float | None = None
     rss_bytes: int | None = None
     load_seconds: float | None = None
+    grammar: str = "not applied"
+    """``applied`` when the replies were decoded under the bundle's roll grammar."""
 
     @property
     def passed(self) -> bool:
@@ -93,7 +99,7 @@ def run_checks(runner: ModelRunner, runtime: str, *, roll_prompts: int = MAX_ROL
     checks = [CheckResult("load", True, f"loaded in {info.load_seconds or 0:.2f} s, "
                                         f"+{(info.rss_bytes or 0) / 1e6:.0f} MB resident")]
     checks.append(_template_check(runner))
-    settings = GenerationSettings(max_tokens=REPLY_TOKENS)
+    settings = GenerationSettings(max_tokens=REPLY_TOKENS, grammar=roll_grammar(runner.profile, tools()))
     cases = [c for c in load_cases() if c.expect.call][:roll_prompts]
     good = stopped = 0
     speeds: list[float] = []
@@ -109,11 +115,12 @@ def run_checks(runner: ModelRunner, runtime: str, *, roll_prompts: int = MAX_ROL
                                                           "right roll call in a block the app accepts"))
     checks.append(CheckResult("stops", stopped == len(cases),
                               f"{stopped}/{len(cases)} replies ended at the end-of-turn token", required=False))
-    speed_out = runner.generate(cases[0].messages(), tools(), GenerationSettings(max_tokens=64))
+    speed_out = runner.generate(cases[0].messages(), tools(), replace(settings, max_tokens=64))
     speed = speed_out.tokens_per_second
     checks.append(CheckResult("speed", speed is not None, f"{speed or 0:.1f} tokens/s decode", required=False))
     return RuntimeReport(runtime=runtime, model=info.path, checks=tuple(checks), tokens_per_second=speed,
-                         rss_bytes=info.rss_bytes, load_seconds=info.load_seconds)
+                         rss_bytes=info.rss_bytes, load_seconds=info.load_seconds,
+                         grammar="applied" if info.applies_grammar else "not applied")
 
 
 def run_suite(gguf: Path | None, cactus_weights: Path | None = None, *, profile: ModelProfile | None = None,
@@ -150,7 +157,7 @@ def run_suite(gguf: Path | None, cactus_weights: Path | None = None, *, profile:
 def summary_lines(report: IntegrationReport) -> Sequence[str]:
     lines: list[str] = []
     for runtime in report.runtimes:
-        lines.append(f"{runtime.runtime}: {'passed' if runtime.passed else 'FAILED'}")
+        lines.append(f"{runtime.runtime}: {'passed' if runtime.passed else 'FAILED'} (grammar: {runtime.grammar})")
         for check in runtime.checks:
             mark = "ok " if check.passed else ("FAIL" if check.required else "warn")
             lines.append(f"  [{mark}] {check.name}: {check.detail}")

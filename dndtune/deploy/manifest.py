@@ -1,7 +1,8 @@
 """``dndtune-model.json``: what an app reads to load a deployed model and talk to it.
 
 It names the file and proves it (sha256, size), says how to prompt it (the chat template also
-embedded in the GGUF, the tool-call and tool-response markers, the stop tokens), carries the
+embedded in the GGUF, the tool-call and tool-response markers, the stop tokens), how to decode
+it (the GBNF grammar file replies were evaluated under, and the stop strings), carries the
 ``roll`` tool schema the app must offer, and the evaluation scores and integration-test results
 the version shipped with.
 """
@@ -34,6 +35,19 @@ class ChatFormat(BaseModel):
     tool_call_json: str = '{"name": "roll", "arguments": {"skill": ..., "character": ...}}'
 
 
+class Decoding(BaseModel):
+    """How the app should sample, to get the replies dndtune measured."""
+
+    grammar_file: str | None
+    """GBNF grammar (llama.cpp's format) beside this manifest, or None where the runtime takes none
+    (the Cactus engine). Pass it to llama.cpp's grammar sampler (``--grammar-file``): every tool
+    call is then one the app parses, with a skill from the tool schema."""
+    grammar_root: str = "root"
+    grammar_sha256: str | None = None
+    stop: list[str]
+    """Strings that end a reply: the family's end-of-turn token, then end of text."""
+
+
 class BundleManifest(BaseModel):
     format: Literal["dndtune-model"] = "dndtune-model"
     format_version: int = FORMAT_VERSION
@@ -52,6 +66,8 @@ class BundleManifest(BaseModel):
     architecture: str | None
     chat_format: ChatFormat
     tool_schema: list[dict[str, Any]]
+    decoding: Decoding | None = None
+    """None in bundles made before dndtune shipped a grammar."""
     eval_scores: dict[str, float | None] = Field(default_factory=dict)
     integration: dict[str, Any] | None = None
     files: dict[str, str] = Field(default_factory=dict)

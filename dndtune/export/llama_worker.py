@@ -111,8 +111,6 @@ def _log_softmax(x: Any) -> Any:
 
 
 def probe(request: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
     session = _Session(request["model"], int(request["n_ctx"]), int(request.get("n_threads", 2)))
     llm = session.llm
     try:
@@ -129,25 +127,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
             "tokenized": [llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
                           for text in request.get("tokenize", [])],
         }
-        generated = []
-        for item in request.get("generate", []):
-            session.reset()
-            tokens = [int(t) for t in item["tokens"]]
-            row = session.decode(tokens, 0, [False] * (len(tokens) - 1) + [True])[-1]
-            out: list[int] = []
-            stopped = False
-            for _ in range(int(item["max_tokens"])):
-                token = int(np.argmax(row))
-                if session.is_eog(token):
-                    stopped = True
-                    out.append(token)
-                    break
-                out.append(token)
-                if len(tokens) + len(out) >= session.n_ctx:
-                    break
-                row = session.decode([token], len(tokens) + len(out) - 1, [True])[-1]
-            generated.append({"tokens": out, "stopped": stopped})
-        result["generated"] = generated
+        result["generated"] = [_generate(session, item) for item in request.get("generate", [])]
         result["kl"] = _kl(session, request.get("kl", []))
         nll = []
         for item in request.get("nll", []):
@@ -164,6 +144,43 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
         return result
     finally:
         session.close()
+
+
+def _generate(session: _Session, item: dict[str, Any]) -> dict[str, Any]:
+    """Greedy reply to ``item["tokens"]``, under ``item["grammar"]`` (GBNF text) when one is given."""
+    import numpy as np
+
+    from dndtune.models.llama_grammar import GrammarConstraint
+
+    session.reset()
+    tokens = [int(t) for t in item["tokens"]]
+    row = session.decode(tokens, 0, [False] * (len(tokens) - 1) + [True])[-1]
+    grammar = GrammarConstraint(session.vocab, item["grammar"]) if item.get("grammar") else None
+    out: list[int] = []
+    stopped = False
+    try:
+        for _ in range(int(item["max_tokens"])):
+            token = int(np.argmax(row))
+            if grammar is not None:
+                # As llama.cpp's common sampler: the whole vocabulary is masked only when the pick is refused.
+                if not grammar.allows(token):
+                    masked = grammar.mask(row)
+                    if not np.isfinite(masked).any():
+                        break
+                    token = int(np.argmax(masked))
+                grammar.accept(token)
+            if session.is_eog(token):
+                stopped = True
+                out.append(token)
+                break
+            out.append(token)
+            if len(tokens) + len(out) >= session.n_ctx:
+                break
+            row = session.decode([token], len(tokens) + len(out) - 1, [True])[-1]
+    finally:
+        if grammar is not None:
+            grammar.close()
+    return {"tokens": out, "stopped": stopped}
 
 
 def _kl(session: _Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,9 @@ a KL-divergence tolerance that grows as the quantization gets coarser.
 Behaviour checks (warnings, or failures with ``strict``): a greedy completion of a held-out DM
 prompt ends at the end-of-turn token, and a prompt that needs a roll produces a tool call the
 model profile's parser reads. They depend on how well the model was trained as much as on the
-export, so they only block a release when asked to.
+export, so they only block a release when asked to. Both completions are decoded under the roll
+grammar the deploy bundle ships (:func:`dndtune.models.grammar.roll_grammar`), as the app
+decodes them.
 """
 
 from __future__ import annotations
@@ -133,9 +135,14 @@ def build_prompts(reference: HfReference, conversations: list[Conversation]) -> 
 
 def verify_gguf(path: Path, rung: Rung, reference: HfReference, profile: Any, prompts: Prompts,
                 sequences: list[ScoredSequence], work: Path, *, threads: int, pruned: bool = False,
-                allow_drift: bool = False, events: EventSink | None = None) -> VerifyReport:
-    """Run every check on ``path`` (one llama.cpp worker run) and report them."""
+                allow_drift: bool = False, grammar: bool = True, events: EventSink | None = None) -> VerifyReport:
+    """Run every check on ``path`` (one llama.cpp worker run) and report them.
+
+    ``grammar``: decode the behaviour checks' replies under the roll grammar (False: unconstrained).
+    """
     import numpy as np
+
+    from dndtune.models.grammar import roll_grammar
 
     sink = events or NullSink()
     report = VerifyReport(rung=rung.label)
@@ -143,14 +150,15 @@ def verify_gguf(path: Path, rung: Rung, reference: HfReference, profile: Any, pr
     np.save(reference_file, reference.logprobs(prompts.parity))
     eot_id = reference.token_id(profile.end_of_turn_token)
     longest = max([len(p) for p in prompts.parity] + [len(s.tokens) for s in sequences] + [len(prompts.stop)])
+    constraint = roll_grammar(profile) if grammar else None
     request = {
         "model": str(path),
         "n_ctx": max(512, longest + MAX_NEW_TOKENS + 8),
         "n_threads": threads,
         "token_ids": [eot_id] if eot_id is not None else [],
         "tokenize": prompts.rendered_texts,
-        "generate": [{"tokens": prompts.stop, "max_tokens": MAX_NEW_TOKENS}]
-        + ([{"tokens": prompts.roll, "max_tokens": MAX_NEW_TOKENS}] if prompts.roll else []),
+        "generate": [{"tokens": prompts.stop, "max_tokens": MAX_NEW_TOKENS, "grammar": constraint}]
+        + ([{"tokens": prompts.roll, "max_tokens": MAX_NEW_TOKENS, "grammar": constraint}] if prompts.roll else []),
         "kl": [{"tokens": p, "reference": str(reference_file), "row": i} for i, p in enumerate(prompts.parity)],
         "nll": [{"tokens": s.tokens, "mask": s.mask} for s in sequences],
     }
@@ -191,7 +199,7 @@ def verify_gguf(path: Path, rung: Rung, reference: HfReference, profile: Any, pr
                         f"mean KL(HF || GGUF) {mean_kl:.4f} nats (tolerance {tolerance}), top-1 agreement "
                         f"{report.parity['top1_agreement']:.0%}, top-5 overlap {report.parity['top5_overlap']:.0%}"
                         + note, required=not (pruned or allow_drift)))
-    _behaviour_checks(report, reference, profile, result["generated"])
+    _behaviour_checks(report, reference, profile, result["generated"], constrained=constraint is not None)
     nll = sum(float(n["nll"]) for n in result["nll"])
     count = sum(int(n["count"]) for n in result["nll"])
     if count:
@@ -238,14 +246,15 @@ def _template_checks(checks: list[Check], reference: HfReference, result: dict[s
 
 
 def _behaviour_checks(report: VerifyReport, reference: HfReference, profile: Any,
-                      generated: list[dict[str, Any]]) -> None:
+                      generated: list[dict[str, Any]], *, constrained: bool) -> None:
+    how = " under the roll grammar" if constrained else ""
     stop = generated[0]
     text = reference.decode([int(t) for t in stop["tokens"]])
     report.samples["dm_reply"] = text
     report.checks.append(Check(
         "stops_at_end_of_turn", bool(stop["stopped"]),
-        f"greedy reply ended at end-of-turn after {len(stop['tokens'])} tokens" if stop["stopped"]
-        else f"no end-of-turn within {MAX_NEW_TOKENS} tokens", required=False))
+        f"greedy reply{how} ended at end-of-turn after {len(stop['tokens'])} tokens" if stop["stopped"]
+        else f"no end-of-turn within {MAX_NEW_TOKENS} tokens{how}", required=False))
     if len(generated) < 2:
         report.checks.append(Check("tool_call_parseable", False, "no held-out turn asks for a roll", required=False))
         return
@@ -254,5 +263,5 @@ def _behaviour_checks(report: VerifyReport, reference: HfReference, profile: Any
     calls = profile.parse_tool_calls(roll_text)
     report.checks.append(Check(
         "tool_call_parseable", bool(calls),
-        f"roll prompt produced {calls[0]['name']}({json.dumps(calls[0]['arguments'])})" if calls
-        else "roll prompt produced no parseable tool call", required=False))
+        f"roll prompt produced {calls[0]['name']}({json.dumps(calls[0]['arguments'])}){how}" if calls
+        else f"roll prompt produced no parseable tool call{how}", required=False))

@@ -3,14 +3,16 @@
 The session keeps the conversation in the training format, generates the DM's reply, executes
 any ``roll`` tool calls with real dice (:class:`~dndtune.play.dice.DiceRoller`), feeds the
 results back and lets the model narrate them, then stores the player's 1-5 rating of each reply
-against the model file's sha256. It never touches a terminal: the CLI (``dndtune.cli.play``)
+against the model file's sha256. Replies are decoded under the roll grammar the deploy bundle
+ships (:func:`~dndtune.models.grammar.roll_grammar`) where the runtime supports one, so play
+feels like the app. It never touches a terminal: the CLI (``dndtune.cli.play``)
 and the TUI's Play screen drive it and show what it returns.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from dndtune.evaluate.regression import load_cases
 from dndtune.evaluate.render import TemplateRejected
 from dndtune.evaluate.runner import GenerationSettings, ModelRunner
 from dndtune.evaluate.toolcalls import allowed_skills, predicted_calls
+from dndtune.models.grammar import roll_grammar
 from dndtune.play.dice import DiceRoller
 from dndtune.play.ratings import MAX_RATING, MIN_RATING, Rating, append_rating
 from dndtune.scenario.models import Scenario
@@ -99,6 +102,8 @@ class PlaySession:
     model_sha256: str | None = None
     messages: list[Message] = field(default_factory=list)
     turns: list[DmTurn] = field(default_factory=list)
+    grammar: bool = True
+    """Constrain replies to the roll grammar (llama.cpp runners; others ignore it)."""
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -109,6 +114,7 @@ class PlaySession:
             self.messages.extend(message("assistant", text) for text in self.scene.opening)
         self._tools = tools()
         self._skills = allowed_skills(self._tools)
+        self._grammar = roll_grammar(self.runner.profile, self._tools) if self.grammar else None
 
     def send(self, player_text: str) -> DmTurn:
         """The player's message in, the DM's (possibly multi-round) reply out."""
@@ -121,8 +127,8 @@ class PlaySession:
         seconds = 0.0
         finish = "stop"
         for round_index in range(MAX_TOOL_ROUNDS):
-            settings = GenerationSettings(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
-                                          seed=self.settings.seed + len(self.turns) * MAX_TOOL_ROUNDS + round_index)
+            settings = replace(self.settings, grammar=self._grammar,
+                               seed=self.settings.seed + len(self.turns) * MAX_TOOL_ROUNDS + round_index)
             generation = self.runner.generate(self._prompt(), self._tools, settings)
             tokens += generation.tokens
             seconds += generation.seconds

@@ -116,7 +116,15 @@ def _stages(recipe: Recipe) -> list[str]:
         "merge: fold the adapter into the base, save fp16 safetensors",
         f"export: GGUF ({', '.join(recipe.target.quant_ladder)}), first that fits "
         f"{format_size(recipe.target.size_limit)}",
+        *([_evaluate_line(recipe)] if recipe.evaluate.enabled else []),
     ]
+
+
+def _evaluate_line(recipe: Recipe) -> str:
+    section = recipe.evaluate
+    turns = "every held-out DM turn" if section.max_turns is None else f"the first {section.max_turns} held-out turns"
+    base = ", base model beside it" if section.baseline else ""
+    return f"evaluate: the GGUF on {turns}{base}, against the goals"
 
 
 def _export_preview(recipe: Recipe, params: int) -> dict[str, Any]:

@@ -225,14 +225,20 @@ class TrainSection(_Section):
     )
     engine: Literal["auto", "unsloth", "trl"] = Field(
         default="auto",
-        description="Training engine: auto picks Unsloth when it is importable and safe here, "
-        "else TRL + PEFT.",
+        description="Training engine: auto picks Unsloth on CUDA when it imports cleanly, "
+        "else TRL + PEFT (also on CPU, where it measured faster).",
     )
     save_total_limit: int = Field(
         default=3, ge=1,
         description="Checkpoints kept on disk (oldest removed first).",
     )
     weight_decay: float = Field(default=0.0, ge=0.0, description="AdamW weight decay.")
+    decision_loss_weight: float = Field(
+        default=1.0, ge=1.0, le=20.0,
+        description="Loss weight of the tokens that decide a DM turn: each roll tool-call block and the "
+        "end-of-turn token (1 = plain loss). They are a small share of the trained tokens; a weight "
+        "above 1 spends more of the gradient on when to roll, which skill and when to stop.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -297,6 +303,39 @@ class TargetSection(_Section):
         return normalized
 
 
+class EvaluateSection(_Section):
+    enabled: bool = Field(
+        default=True,
+        description="Run the evaluate stage after export: the exported GGUF on the held-out split, "
+        "scored against the goals (docs/evaluation.md).",
+    )
+    max_tokens: int = Field(
+        default=160, ge=16, le=4096,
+        description="Reply budget per DM turn; a reply that needs more does not stop cleanly.",
+    )
+    max_turns: int | None = Field(
+        default=None, ge=1, description="Evaluate only the first N held-out DM turns (null = all of them)."
+    )
+    baseline: bool = Field(
+        default=True,
+        description="Score the base model too, for comparison; computed once per base model, split and "
+        "settings, then reused from dndtune's cache.",
+    )
+    baseline_max_turns: int | None = Field(
+        default=40, ge=1,
+        description="DM turns the base model is scored on (null = all): an untuned model writes max_tokens "
+        "on most turns, so this bounds the time.",
+    )
+    regression: bool = Field(
+        default=True, description="Run the fixed regression suite (short scenes that must keep passing) on both."
+    )
+    grammar: bool = Field(
+        default=True,
+        description="Decode replies under the roll grammar the deploy bundle ships (roll.gbnf), as the app "
+        "does; false scores the model unconstrained (docs/evaluation.md).",
+    )
+
+
 class OutputSection(_Section):
     run_name: str = Field(
         default="run", min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
@@ -313,6 +352,8 @@ class Recipe(_Section):
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA adapter shape.")
     train: TrainSection = Field(default_factory=TrainSection, description="Optimization and checkpointing.")
     target: TargetSection = Field(default_factory=TargetSection, description="Export target and size budget.")
+    evaluate: EvaluateSection = Field(default_factory=EvaluateSection,
+                                      description="Evaluation of the exported model against the goals.")
     output: OutputSection = Field(default_factory=OutputSection, description="Run name and output folder.")
     source_path: Path | None = Field(
         default=None, exclude=True,

@@ -7,7 +7,8 @@ Where the kernel is missing, this subclass computes the same loss with
 :func:`dndtune.train.loss.masked_lm_loss` (trained positions only, chunked, in plain PyTorch), or
 with the model's own loss for heads that one does not handle, and keeps TRL's token count, so the
 TRL + PEFT engine trains on any device. Where the kernel exists (CUDA, or Unsloth's CPU backend,
-which routes it to its own chunked implementation) TRL's path is used unchanged.
+which routes it to its own chunked implementation) TRL's path is used unchanged, except that a
+batch with loss weights (``train.decision_loss_weight``) always takes the weighted chunked loss.
 
 The class is built on demand from whatever ``trl.SFTTrainer`` is at that moment, so that when
 Unsloth is the engine it subclasses Unsloth's patched trainer.
@@ -37,6 +38,15 @@ def sft_trainer_class() -> type[Any]:
     class DndtuneSFTTrainer(base):  # type: ignore[misc]
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None, **kwargs: Any) -> Any:
+            # The model's forward does not take the weights; only the training loss uses them.
+            weights = inputs.pop("loss_weights", None)
+            if weights is not None and model.training and not return_outputs:
+                count = num_items_in_batch if self.model_accepts_loss_kwargs else None
+                weighted = masked_lm_loss(model, inputs, count, loss_weights=weights)
+                if weighted is not None:
+                    self._count_tokens(inputs)
+                    return weighted
+                # Not a head the chunked loss handles: the trainer said so before the first step.
             if fused_loss_available():
                 return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                             num_items_in_batch=num_items_in_batch, **kwargs)

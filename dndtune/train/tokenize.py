@@ -10,6 +10,12 @@ exactly what the model sees at inference, merges across turn boundaries included
 
 Assistant spans cover the reply text, its tool calls and the end-of-turn token (the model must
 learn to stop); system, user and tool-response tokens get ``-100``.
+
+With :class:`Emphasis`, the tokens that decide what a turn does get a loss weight: each tool-call
+block (from the token that opens it, which is the choice "roll now", to its close) and the
+end-of-turn token (the choice "no roll, stop here"). Narration is most of an assistant turn's
+tokens, so without a weight these few tokens, the ones the game depends on, are a small share of
+the gradient.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class TokenizedConversation:
     truncated: bool = False
     prompt_tokens: int | None = None
     """Tokens before the first assistant token, counted before truncation (``None``: no assistant turn)."""
+    weights: list[float] | None = None
+    """Loss weight per label position (``None``: every trained token weighs 1)."""
 
     @property
     def trained_tokens(self) -> int:
@@ -62,6 +70,34 @@ class LabelStats:
             "trained_tokens": self.trained_tokens, "longest": self.longest,
             "shortest_dropped_prompt": self.shortest_dropped_prompt,
         }
+
+
+@dataclass(frozen=True)
+class Emphasis:
+    """Which tokens of an assistant turn get a larger loss weight, and how much larger."""
+
+    call_open: str
+    call_close: str
+    end_of_turn: str | None
+    weight: float
+
+    def spans(self, text: str, turns: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Character spans of the tool-call blocks and end-of-turn markers inside the assistant ``turns``."""
+        out: list[tuple[int, int]] = []
+        for start, end in turns:
+            at = text.find(self.call_open, start, end)
+            while at >= 0:
+                close = text.find(self.call_close, at + len(self.call_open), end)
+                stop = end if close < 0 else close + len(self.call_close)
+                # The whitespace before the block belongs to the decision: Gemma's "\n```" is one token.
+                begin = at
+                while begin > start and text[begin - 1].isspace():
+                    begin -= 1
+                out.append((begin, stop))
+                at = text.find(self.call_open, stop, end)
+            if self.end_of_turn and text.endswith(self.end_of_turn, start, end):
+                out.append((end - len(self.end_of_turn), end))
+        return out
 
 
 class ChatRenderer:
@@ -134,8 +170,9 @@ def _common_prefix_length(a: str, b: str) -> int:
 
 
 def tokenize_conversation(renderer: ChatRenderer, messages: Sequence[Message], *,
-                          tools: Sequence[Any] | None = None, max_length: int | None = None) -> TokenizedConversation:
-    """Token ids of the rendered conversation with labels on assistant tokens only."""
+                          tools: Sequence[Any] | None = None, max_length: int | None = None,
+                          emphasis: Emphasis | None = None) -> TokenizedConversation:
+    """Token ids of the rendered conversation with labels on assistant tokens only (and weights with ``emphasis``)."""
     text, spans = renderer.assistant_spans(messages, tools)
     encoding = renderer.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     input_ids: list[int] = list(encoding["input_ids"])
@@ -153,11 +190,30 @@ def tokenize_conversation(renderer: ChatRenderer, messages: Sequence[Message], *
         if inside:
             labels[position] = input_ids[position]
     prompt_tokens = next((i for i, label in enumerate(labels) if label != IGNORE_INDEX), None)
+    weights = None
+    if emphasis is not None and emphasis.weight != 1.0:
+        weights = _weights(offsets, labels, emphasis.spans(text, spans), emphasis.weight)
     truncated = max_length is not None and len(input_ids) > max_length
     if truncated:
         input_ids, labels = input_ids[:max_length], labels[:max_length]
+        weights = None if weights is None else weights[:max_length]
     return TokenizedConversation(input_ids=input_ids, labels=labels, truncated=truncated,
-                                 prompt_tokens=prompt_tokens)
+                                 prompt_tokens=prompt_tokens, weights=weights)
+
+
+def _weights(offsets: Sequence[tuple[int, int]], labels: Sequence[int], spans: Sequence[tuple[int, int]],
+             weight: float) -> list[float]:
+    """``weight`` for trained tokens that start inside ``spans`` (sorted, disjoint), 1.0 for the others."""
+    out = [1.0] * len(labels)
+    index = 0
+    for position, (start, _end) in enumerate(offsets):
+        while index < len(spans) and start >= spans[index][1]:
+            index += 1
+        if index == len(spans):
+            break
+        if labels[position] != IGNORE_INDEX and spans[index][0] <= start:
+            out[position] = weight
+    return out
 
 
 def conversation_parts(example: Mapping[str, Any]) -> tuple[list[Message], list[Any] | None]:
@@ -171,15 +227,15 @@ def conversation_parts(example: Mapping[str, Any]) -> tuple[list[Message], list[
     return messages, (list(tools) if tools else None)
 
 
-def tokenize_conversations(renderer: ChatRenderer, examples: Iterable[Mapping[str, Any]], *,
-                           max_length: int) -> tuple[list[TokenizedConversation], LabelStats]:
+def tokenize_conversations(renderer: ChatRenderer, examples: Iterable[Mapping[str, Any]], *, max_length: int,
+                           emphasis: Emphasis | None = None) -> tuple[list[TokenizedConversation], LabelStats]:
     """Tokenize a split; conversations left with no trained token (after truncation) are dropped and counted."""
     kept: list[TokenizedConversation] = []
     stats = LabelStats()
     for index, example in enumerate(examples):
         messages, tools = conversation_parts(example)
         stats.conversations += 1
-        item = tokenize_conversation(renderer, messages, tools=tools, max_length=max_length)
+        item = tokenize_conversation(renderer, messages, tools=tools, max_length=max_length, emphasis=emphasis)
         stats.truncated += int(item.truncated)
         if item.trained_tokens == 0:
             stats.dropped_no_labels += 1

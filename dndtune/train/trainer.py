@@ -21,16 +21,19 @@ from typing import Any, Literal
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink
+from dndtune.models.profiles import ToolFormat
 from dndtune.train.callbacks import EventCallback
 from dndtune.train.collate import LabelCheckingCollator
 from dndtune.train.engine import EngineChoice
 from dndtune.train.layout import RunLayout
 from dndtune.train.load import LoraSpec, load_for_training
+from dndtune.train.loss import supports_masked_loss
 from dndtune.train.plot import write_loss_plot
 from dndtune.train.resume import checkpoint_step, decide_resume, write_key
 from dndtune.train.sft import sft_trainer_class
 from dndtune.train.tokenize import (
     ChatRenderer,
+    Emphasis,
     LabelStats,
     TokenizedConversation,
     require_trainable,
@@ -50,6 +53,8 @@ class ModelSpec:
     """Template to render with (the profile's); ``None`` keeps the tokenizer's own."""
     end_of_turn: str | None
     target_modules: tuple[str, ...]
+    tool_format: ToolFormat | None = None
+    """How the family writes a tool call: where :attr:`Hyperparameters.decision_loss_weight` applies."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Hyperparameters:
     gradient_checkpointing: bool = True
     save_total_limit: int = 3
     weight_decay: float = 0.0
+    decision_loss_weight: float = 1.0
 
     @classmethod
     def from_section(cls, section: Any) -> Hyperparameters:
@@ -131,8 +137,9 @@ def load_tokenizer(spec: ModelSpec) -> Any:
 
 
 def tokenize_split(renderer: ChatRenderer, examples: Sequence[Mapping[str, Any]], max_length: int,
-                   split: str, events: EventSink) -> tuple[list[TokenizedConversation], LabelStats]:
-    items, stats = tokenize_conversations(renderer, examples, max_length=max_length)
+                   split: str, events: EventSink, *,
+                   emphasis: Emphasis | None = None) -> tuple[list[TokenizedConversation], LabelStats]:
+    items, stats = tokenize_conversations(renderer, examples, max_length=max_length, emphasis=emphasis)
     share = 100.0 * stats.trained_tokens / stats.tokens if stats.tokens else 0.0
     events.emit(Event(STAGE, "train.labels",
                       f"{split}: {stats.kept} conversations, {stats.tokens} tokens, "
@@ -157,7 +164,9 @@ def resume_key(job: TrainJob, train: Sequence[TokenizedConversation],
         "4bit": job.engine.load_in_4bit, "max_seq_length": job.max_seq_length,
         "hparams": {k: v for k, v in asdict(job.hparams).items()
                     if k not in ("epochs", "max_steps", "save_steps", "eval_steps", "logging_steps",
-                                 "save_total_limit", "early_stopping_patience")},
+                                 "save_total_limit", "early_stopping_patience")
+                    # The plain loss keeps the key it had before the weight existed, so old checkpoints resume.
+                    and not (k == "decision_loss_weight" and v == 1.0)},
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for split in (train, evaluation):
@@ -170,7 +179,20 @@ def resume_key(job: TrainJob, train: Sequence[TokenizedConversation],
 def _dataset(items: Sequence[TokenizedConversation]) -> Any:
     from datasets import Dataset
 
-    return Dataset.from_dict({"input_ids": [i.input_ids for i in items], "labels": [i.labels for i in items]})
+    columns: dict[str, list[Any]] = {"input_ids": [i.input_ids for i in items], "labels": [i.labels for i in items]}
+    if any(i.weights is not None for i in items):
+        columns["loss_weights"] = [i.weights if i.weights is not None else [1.0] * len(i.labels) for i in items]
+    return Dataset.from_dict(columns)
+
+
+def emphasis_for(job: TrainJob) -> Emphasis | None:
+    """The train split's decision-token weighting, when the recipe sets one and the call format is known."""
+    weight = job.hparams.decision_loss_weight
+    fmt = job.model.tool_format
+    if weight == 1.0 or fmt is None:
+        return None
+    return Emphasis(call_open=fmt.call_open.strip(), call_close=fmt.call_close.strip(),
+                    end_of_turn=job.model.end_of_turn, weight=weight)
 
 
 @contextlib.contextmanager
@@ -225,6 +247,8 @@ def _sft_config(job: TrainJob, has_eval: bool, early_stopping: bool) -> Any:
         dataloader_pin_memory=choice.backend == "cuda",
         max_length=job.max_seq_length,
         packing=False,
+        # Keeps the loss_weights column, which the model's forward does not take (the loss pops it).
+        remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True},
         report_to="none",
         disable_tqdm=True,
@@ -257,6 +281,10 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
     trainable, total = _parameter_counts(model)
     events.emit(Event(STAGE, "train.model", f"LoRA r={job.lora.r}: {trainable:,} trainable of {total:,} parameters",
                       data={"trainable_params": trainable, "total_params": total}))
+    if any(item.weights is not None for item in data.train) and not supports_masked_loss(model):
+        events.emit(Event(STAGE, "train.weights.unsupported",
+                          "train.decision_loss_weight is not applied: this model's LM head is not a plain linear "
+                          "layer, so its own unweighted loss is used", level="warning"))
 
     callback = EventCallback(events, stop_event=stop_event, metrics_path=job.layout.metrics)
     with _stdout_to_events(events):
@@ -315,7 +343,9 @@ def _tokenize(job: TrainJob, tokenizer: Any, train_examples: Sequence[Mapping[st
               eval_examples: Sequence[Mapping[str, Any]], events: EventSink) -> _Splits:
     """Both splits with assistant-only labels; fails before any model is loaded if nothing is trainable."""
     renderer = ChatRenderer(tokenizer, job.model.chat_template, job.model.end_of_turn)
-    train, train_stats = tokenize_split(renderer, train_examples, job.max_seq_length, "train", events)
+    # Only the training loss is weighted: the eval loss stays the plain loss, comparable between runs.
+    train, train_stats = tokenize_split(renderer, train_examples, job.max_seq_length, "train", events,
+                                        emphasis=emphasis_for(job))
     require_trainable(train_stats, "train", job.max_seq_length)
     evaluation: list[TokenizedConversation] = []
     eval_stats: LabelStats | None = None

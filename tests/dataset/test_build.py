@@ -42,11 +42,14 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 def test_dataset_columns_and_counts(built) -> None:  # type: ignore[no-untyped-def]
     assert built.train.column_names == list(COLUMNS) == built.eval.column_names
     stats = built.stats
-    assert stats.scenarios == 24 and stats.eval_scenarios == 4 and stats.train_scenarios == 20
-    assert len(built.train) == stats.train_examples == 60
-    assert len(built.eval) == stats.eval_examples == 4
-    assert stats.augment_invalid == 0
-    assert sum(built.train["augmented"]) == stats.augmented_examples == 40
+    shipped = len(list(TRAINING_DATA.glob("*/*.md")))
+    held = round(shipped * 0.15)  # eval_fraction, whole scenarios
+    assert stats.scenarios == shipped and stats.eval_scenarios == held and stats.train_scenarios == shipped - held
+    assert stats.augment_invalid == 0 and stats.augment_duplicates == 0
+    # Two augmented copies per training scenario (the default), none for held-out ones.
+    assert len(built.train) == stats.train_examples == 3 * stats.train_scenarios
+    assert len(built.eval) == stats.eval_examples == held
+    assert sum(built.train["augmented"]) == stats.augmented_examples == 2 * stats.train_scenarios
     assert set(built.train["category"]) == set(stats.scenarios_per_category)
 
 

@@ -20,7 +20,9 @@ def test_cli_build_prints_the_stats_table(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     for category in ("combat", "social", "exploration", "puzzle", "rest", "shop", "total"):
         assert category in out
-    assert "examples: 60 train (40 augmented), 4 eval" in out
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    train, held = stats["train_scenarios"], stats["eval_scenarios"]
+    assert f"examples: {3 * train} train ({2 * train} augmented), {held} eval" in out
     assert (tmp_path / "train.jsonl").exists() and (tmp_path / "stats.json").exists()
 
 
@@ -28,7 +30,7 @@ def test_cli_no_augment_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["dataset", "build", "--scenarios", str(TRAINING_DATA), "--out", str(tmp_path),
                  "--no-cache", "--no-augment"]) == 0
     stats = json.loads((tmp_path / "stats.json").read_text())
-    assert stats["augmented_examples"] == 0 and stats["train_examples"] == 20
+    assert stats["augmented_examples"] == 0 and stats["train_examples"] == stats["train_scenarios"]
     capsys.readouterr()
     assert main(["dataset", "build", "--scenarios", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 1
     assert "scenarios folder not found" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +14,8 @@ from dndtune.deploy.install import install_bundle
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.targets import RunFolder
 from dndtune.hashing import sha256_file
+from dndtune.models.grammar import GRAMMAR_FILE, roll_grammar
+from dndtune.models.llama_grammar import check_grammar
 from dndtune.models.profiles import get_profile
 from tests.evaluate.models import TinyModels, make_run
 
@@ -27,7 +30,7 @@ def test_gguf_bundle_is_verified_described_and_tested(run: RunFolder, tmp_path: 
     result = deploy(run, assets)
     folder = assets / "shipme"
     assert result.installed == folder
-    assert sorted(p.name for p in folder.iterdir()) == [BUNDLE_MANIFEST, "shipme-F16.gguf"]
+    assert sorted(p.name for p in folder.iterdir()) == [BUNDLE_MANIFEST, GRAMMAR_FILE, "shipme-F16.gguf"]
     manifest = json.loads((folder / BUNDLE_MANIFEST).read_text())
     assert manifest["sha256"] == sha256_file(folder / "shipme-F16.gguf") == run.manifest["sha256"]
     assert manifest["runtime"] == "llama.cpp" and manifest["quant"] == "F16" and manifest["context_length"]
@@ -39,6 +42,21 @@ def test_gguf_bundle_is_verified_described_and_tested(run: RunFolder, tmp_path: 
     # A random tiny model does not call the tool: the suite says so instead of passing.
     assert not checks["roll_tool_call"]["passed"] and manifest["integration"]["passed"] is False
     assert manifest["integration"]["skipped"][0].startswith("cactus-engine")
+    # The grammar the suite decoded under ships beside the model, and parses in llama.cpp.
+    assert manifest["integration"]["runtimes"][0]["grammar"] == "applied"
+    decoding = manifest["decoding"]
+    grammar = (folder / GRAMMAR_FILE).read_text(encoding="utf-8")
+    assert decoding == {"grammar_file": GRAMMAR_FILE, "grammar_root": "root",
+                        "grammar_sha256": hashlib.sha256(grammar.encode()).hexdigest(),
+                        "stop": ["<|im_end|>", "<|endoftext|>"]}
+    assert grammar == roll_grammar(get_profile("qwen2.5-0.5b"))
+    import llama_cpp
+
+    vocab_only = llama_cpp.Llama(model_path=str(folder / "shipme-F16.gguf"), vocab_only=True, verbose=False)
+    try:
+        check_grammar(llama_cpp.llama_model_get_vocab(vocab_only.model), grammar)
+    finally:
+        vocab_only.close()
 
 
 def test_strict_deploy_installs_nothing_when_the_suite_fails(run: RunFolder, tmp_path: Path) -> None:
@@ -91,6 +109,9 @@ def test_cactus_layout_without_the_converter(run: RunFolder, tmp_path: Path, mon
     manifest = json.loads((folder / BUNDLE_MANIFEST).read_text())
     assert manifest["runtime"] == "cactus-engine" and manifest["file"] is None
     assert manifest["files"] == {"merged": "merged", "adapter": "adapter", "base": "base"}
+    # The Cactus engine takes no grammar: none ships, the stop strings do.
+    assert manifest["decoding"]["grammar_file"] is None and manifest["decoding"]["stop"] == ["<|im_end|>",
+                                                                                              "<|endoftext|>"]
     assert any("CACTUS_LIB_PATH" in step for step in result.notes)
 
 

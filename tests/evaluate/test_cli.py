@@ -20,8 +20,14 @@ def test_eval_a_run_writes_eval_json_and_chart(tiny: TinyModels, tmp_path: Path,
     printed = json.loads(capsys.readouterr().out)
     assert printed[0]["model"]["label"] == "cli-run-F16" and printed[0]["data"]["evaluated_turns"] == 4
     stored = json.loads((run / "eval.json").read_text())
-    assert stored["primary"] == "cli-run-F16"
+    assert stored["primary"] == "cli-run-F16" and stored["reports"][0]["grammar"] == "applied"
     assert (run / "eval.png").read_bytes()[:4] == b"\x89PNG"
+
+    # The same model unconstrained, for comparison: the report records it.
+    assert main(["eval", "cli-run", "--output", str(tmp_path), "--max-tokens", "4", "--no-regression",
+                 "--format", "json", "--no-grammar"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["grammar"] == "off"
+    assert json.loads((run / "eval.json").read_text())["reports"][0]["grammar"] == "off"
 
 
 def test_eval_a_loose_gguf_on_a_scenario_folder_prints_a_table(tiny: TinyModels,
@@ -32,6 +38,7 @@ def test_eval_a_loose_gguf_on_a_scenario_folder_prints_a_table(tiny: TinyModels,
     assert code == 0
     out = capsys.readouterr().out
     assert "tool-call recall" in out and "2/2 DM turns" in out
+    assert any("grammar" in line and "applied" in line for line in out.splitlines())
 
 
 def test_eval_without_data_names_the_fix(tiny: TinyModels, capsys: pytest.CaptureFixture[str]) -> None:

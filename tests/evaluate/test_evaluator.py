@@ -109,3 +109,35 @@ def test_end_to_end_on_the_tiny_gguf(tiny: TinyModels) -> None:
     assert report.quality.scored_tokens > 0
     assert report.regression is not None and len(report.regression.cases) == 3
     assert report.perf.tokens_per_second is not None and report.perf.tokens_per_second > 0
+    assert report.grammar == "applied"
+
+
+class SettingsRecorder(ScriptedRunner):
+    def __init__(self) -> None:
+        super().__init__(good_dm)
+        self.settings: list[GenerationSettings] = []
+
+    def generate(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
+                 settings: GenerationSettings) -> Generation:
+        self.settings.append(settings)
+        return super().generate(messages, tools, settings)
+
+
+def test_replies_are_asked_for_under_the_roll_grammar_and_the_report_says_so() -> None:
+    from dndtune.models.grammar import reply_grammar, roll_grammar
+
+    runner = SettingsRecorder()
+    report = evaluate(runner, EXAMPLES, options=EvalOptions(max_tokens=8, regression_cases=load_cases()[:2]))
+    assert len(runner.settings) == 4 + 2
+    assert {s.grammar for s in runner.settings} == {roll_grammar(runner.profile)}
+    assert report.grammar == "not applied"  # the scripted runtime, like transformers, has no grammar sampler
+
+    untooled = [EvalExample(messages=quiet_conversation(), tools=[], source="eval.jsonl:3")]
+    runner = SettingsRecorder()
+    evaluate(runner, untooled, options=EvalOptions(max_tokens=8, regression=False))
+    assert runner.settings[0].grammar == reply_grammar(runner.profile, [])
+
+    runner = SettingsRecorder()
+    report = evaluate(runner, EXAMPLES, options=EvalOptions(max_tokens=8, grammar=False,
+                                                            regression_cases=load_cases()[:2]))
+    assert {s.grammar for s in runner.settings} == {None} and report.grammar == "off"

@@ -6,6 +6,7 @@ import random
 from argparse import Namespace
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,27 @@ def test_a_model_that_never_stops_calling_is_cut_off() -> None:
     assert len(turn.rolls) == MAX_TOOL_ROUNDS
 
 
+def test_every_round_is_asked_for_under_the_roll_grammar() -> None:
+    from dndtune.evaluate.runner import Generation, GenerationSettings
+    from dndtune.models.grammar import roll_grammar
+
+    asked: list[GenerationSettings] = []
+
+    class Recorder(ScriptedRunner):
+        def generate(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
+                     settings: GenerationSettings) -> Generation:
+            asked.append(settings)
+            return super().generate(messages, tools, settings)
+
+    runner = Recorder(lambda m: "Roll it." + qwen_call("stealth", "Mira") if m[-1]["role"] == "user" else "Done.")
+    PlaySession(runner=runner, dice=DiceRoller(random.Random(0))).send("I sneak.")
+    assert len(asked) == 2 and {s.grammar for s in asked} == {roll_grammar(runner.profile)}
+    assert asked[0].seed != asked[1].seed and {s.temperature for s in asked} == {0.7}
+    asked.clear()
+    PlaySession(runner=runner, dice=DiceRoller(random.Random(0)), grammar=False).send("I sneak.")
+    assert {s.grammar for s in asked} == {None}
+
+
 def test_ratings_are_stored_per_model_file(tmp_path: Path) -> None:
     path = tmp_path / "ratings.jsonl"
     session = PlaySession(runner=ScriptedRunner(lambda m: "The torch gutters."), dice=DiceRoller(random.Random(0)),
@@ -102,7 +124,7 @@ def test_terminal_play_without_a_tty_on_the_real_gguf(tiny: TinyModels, tmp_path
     run = make_run(tmp_path, tiny, "playtest")
     args = Namespace(target=str(run), scenario=ROOT / "training-data" / "combat" / "bandit-toll-at-ashford-bridge.md",
                      seed=11, temperature=0.7, max_tokens=8, mod=["Sela:attack=+5"], dc=None, no_rate=False,
-                     output=tmp_path)
+                     grammar=True, output=tmp_path)
     stdin = io.StringIO("Sela charges the crossbowman.\n4 good pacing\n/help\nWe tie him up.\n\n/quit\n")
     stdout = io.StringIO()
     assert play(args, stdin, stdout) == 0

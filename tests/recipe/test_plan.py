@@ -17,10 +17,10 @@ def test_describe_plan_is_the_recipe_then_the_plan() -> None:
     resolved, plan = list(yaml.safe_load_all(text))
     assert resolved == recipe.model_dump(mode="json")
     assert plan["model"]["profile"] == "gemma-3-270m" and plan["model"]["parameters"] == 268_098_176
-    assert plan["steps"]["optimizer_steps"] == 30 and plan["steps"]["basis"] == "train.max_steps"
+    assert plan["steps"]["optimizer_steps"] == 80 and plan["steps"]["basis"] == "train.max_steps"
     assert plan["memory"]["available"] == "16.00 GB RAM (cpu)"
     assert plan["export"]["expected_choice"] == "Q8_0"
-    assert plan["stages"][0].startswith("doctor") and plan["stages"][-1].startswith("export")
+    assert plan["stages"][0].startswith("doctor") and plan["stages"][-1].startswith("evaluate")
     assert plan["doctor"]["verdict"] in ("pass", "warn", "fail")
 
 

@@ -26,7 +26,7 @@ def pick(requested: str = "auto", *, fourbit: bool = False, dtype: str = "auto",
     ("cuda", True, None, "unsloth"),
     ("cuda", True, False, "trl"),
     ("cuda", False, None, "trl"),
-    ("cpu", True, True, "unsloth"),
+    ("cpu", True, True, "trl"),  # measured faster on CPU than Unsloth's CPU backend
     ("cpu", True, False, "trl"),
     ("cpu", False, None, "trl"),
     ("mps", True, True, "trl"),

@@ -82,3 +82,46 @@ def test_declines_heads_it_does_not_know(tiny_gemma3: Path) -> None:
     model = lora_model(tiny_gemma3)
     model.config.logit_scale = 0.5
     assert masked_lm_loss(model, batch()) is None
+
+
+def test_row_weights_scale_each_rows_loss_and_gradient() -> None:
+    generator = torch.Generator().manual_seed(2)
+    hidden = torch.randn(6, 8, generator=generator, requires_grad=True)
+    weight = torch.randn(30, 8, generator=generator)
+    labels = torch.randint(0, 30, (6,), generator=generator)
+    rows = torch.tensor([1.0, 3.0, 1.0, 1.0, 5.0, 1.0])
+    reference = (F.cross_entropy(hidden @ weight.T, labels, reduction="none") * rows).sum() / 4
+    reference.backward()
+    want = hidden.grad.clone()  # type: ignore[union-attr]
+    hidden.grad = None
+    ours = linear_cross_entropy(hidden, weight, None, labels, 4, row_weights=rows, chunk_elements=60)
+    ours.backward()
+    torch.testing.assert_close(ours, reference)
+    torch.testing.assert_close(hidden.grad, want)
+
+
+def test_loss_weights_keep_the_scale_of_the_plain_loss(tiny_gemma3: Path) -> None:
+    model = lora_model(tiny_gemma3)
+    inputs = batch()
+    plain = masked_lm_loss(model, dict(inputs))
+    ones = masked_lm_loss(model, dict(inputs), loss_weights=torch.ones_like(inputs["labels"], dtype=torch.float32))
+    assert plain is not None and ones is not None
+    torch.testing.assert_close(ones, plain)
+    # Weighting the positions of one sequence: the loss becomes the weighted mean over trained tokens.
+    weights = torch.ones_like(inputs["labels"], dtype=torch.float32)
+    weights[0] = 3.0
+    weighted = masked_lm_loss(model, dict(inputs), loss_weights=weights)
+    assert weighted is not None
+    model_loss = model(**inputs).loss
+    per_token = _per_token_losses(model, inputs)
+    trained = inputs["labels"][:, 1:] != -100
+    w = weights[:, 1:][trained]
+    torch.testing.assert_close(weighted, (per_token * w).sum() / w.sum(), rtol=1e-5, atol=1e-6)
+    assert not torch.isclose(weighted, model_loss)
+
+
+def _per_token_losses(model: Any, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits[:, :-1]
+    targets = inputs["labels"][:, 1:]
+    mask = targets != -100
+    return F.cross_entropy(logits[mask].float(), targets[mask], reduction="none")

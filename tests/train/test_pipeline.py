@@ -116,7 +116,7 @@ def test_a_stop_before_training_skips_the_remaining_stages(tiny_qwen2: Path, tmp
 
 def test_plan_pulls_in_what_a_stage_needs(tiny_qwen2: Path, tmp_path: Path) -> None:
     pipeline = build_pipeline(recipe(tiny_qwen2, tmp_path), ListSink())
-    assert pipeline.stage_names == ["doctor", "model", "dataset", "train", "merge", "export"]
+    assert pipeline.stage_names == ["doctor", "model", "dataset", "train", "merge", "export", "evaluate"]
     assert [s.name for s in pipeline.plan(["train"])] == ["doctor", "model", "dataset", "train"]
     assert [s.name for s in pipeline.plan(["model"])] == ["doctor", "model"]
     with pytest.raises(DndtuneError, match="unknown stage"):

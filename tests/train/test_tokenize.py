@@ -12,6 +12,7 @@ from dndtune.train.tiny import TinyFamily
 from dndtune.train.tokenize import (
     IGNORE_INDEX,
     ChatRenderer,
+    Emphasis,
     require_trainable,
     tokenize_conversation,
     tokenize_conversations,
@@ -92,3 +93,34 @@ def test_tools_stored_as_json_string_are_accepted(tiny_qwen2: Path) -> None:
     a, _ = tokenize_conversations(r, [example], max_length=4096)
     b, _ = tokenize_conversations(r, [as_string], max_length=4096)
     assert a[0].input_ids == b[0].input_ids and a[0].labels == b[0].labels
+
+
+@pytest.mark.parametrize("family", ["gemma3", "qwen2"])
+def test_emphasis_weighs_the_tool_call_and_the_end_of_turn(tiny_models: dict[TinyFamily, Path],
+                                                          family: TinyFamily) -> None:
+    r = renderer(tiny_models[family], family)
+    profile = profile_for(family)
+    fmt = profile.tool_format
+    emphasis = Emphasis(fmt.call_open.strip(), fmt.call_close.strip(), profile.end_of_turn_token, 4.0)
+    example = conversation()
+    plain = tokenize_conversation(r, example["messages"], tools=example["tools"])
+    item = tokenize_conversation(r, example["messages"], tools=example["tools"], emphasis=emphasis)
+    assert plain.weights is None and item.labels == plain.labels
+    assert item.weights is not None and len(item.weights) == len(item.labels)
+    tok = r.tokenizer
+    heavy = tok.decode([t for t, w in zip(item.input_ids, item.weights, strict=True) if w == 4.0])
+    light = tok.decode([t for t, label, w in zip(item.input_ids, item.labels, item.weights, strict=True)
+                        if label != IGNORE_INDEX and w == 1.0])
+    assert '"skill": "stealth"' in heavy and fmt.call_open.strip() in heavy
+    assert heavy.count(profile.end_of_turn_token) == 2  # stopping after the call and after the narration
+    assert ASK in light and NARRATION in light and '"skill"' not in light
+    # Context never gets a weight: it is not trained at all.
+    assert all(w == 1.0 for label, w in zip(item.labels, item.weights, strict=True) if label == IGNORE_INDEX)
+
+
+def test_emphasis_of_one_adds_no_weights(tiny_gemma3: Path) -> None:
+    r = renderer(tiny_gemma3, "gemma3")
+    example = conversation()
+    item = tokenize_conversation(r, example["messages"], tools=example["tools"],
+                                 emphasis=Emphasis("```tool_call", "```", "<end_of_turn>", 1.0))
+    assert item.weights is None

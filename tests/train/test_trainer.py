@@ -133,6 +133,26 @@ def test_a_batch_without_trainable_tokens_is_refused() -> None:
         collate([{"input_ids": [5, 6], "labels": [-100, -100]}])
 
 
+def test_loss_weights_are_padded_like_the_labels() -> None:
+    collate = LabelCheckingCollator(pad_token_id=0)
+    batch = collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7], "loss_weights": [1.0, 1.0, 4.0]},
+                     {"input_ids": [5, 6], "labels": [-100, 6], "loss_weights": [1.0, 4.0]}])
+    assert batch["loss_weights"].tolist() == [[1.0, 1.0, 4.0], [1.0, 4.0, 1.0]]
+
+
+def test_decision_weight_trains_and_keeps_the_eval_loss_plain(tiny_gemma3: Path, tmp_path: Path) -> None:
+    plain = train_adapter(tiny_job(tiny_gemma3, tmp_path / "plain", max_steps=2), TRAIN, EVAL, ListSink())
+    sink = ListSink()
+    weighted = train_adapter(tiny_job(tiny_gemma3, tmp_path / "weighted", max_steps=2, decision_loss_weight=4.0),
+                             TRAIN, EVAL, sink)
+    assert weighted.status == "completed" and not [e for e in sink.events if e.kind == "train.weights.unsupported"]
+    # Same data and seed: the first step's eval loss differs only through what the weighted step learnt.
+    plain_losses = [h["loss"] for h in plain.history if "loss" in h]
+    weighted_losses = [h["loss"] for h in weighted.history if "loss" in h]
+    assert weighted_losses and plain_losses and weighted_losses != plain_losses
+    assert weighted.resume_key != plain.resume_key
+
+
 def test_result_serialises(tiny_gemma3: Path, tmp_path: Path) -> None:
     result = train_adapter(tiny_job(tiny_gemma3, tmp_path, max_steps=1, save_steps=1, eval_steps=1), TRAIN, [],
                            ListSink())

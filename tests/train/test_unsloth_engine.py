@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent("""
     from pathlib import Path
     from dndtune.train.engine import activate_engine, probe_facts, select_engine
 
-    choice = select_engine("auto", load_in_4bit=False, dtype="auto", facts=probe_facts())
+    choice = select_engine("unsloth", load_in_4bit=False, dtype="auto", facts=probe_facts())
     notes = activate_engine(choice)  # before torch/transformers/trl/peft are used
     import torch
     torch.set_num_threads(1)
@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow  # a child process that imports Unsloth: tens of seconds on a busy CPU
 @pytest.mark.skipif(not is_installed("unsloth"), reason="unsloth is not installed")
-def test_auto_picks_unsloth_and_it_trains(tiny_gemma3: Path, tmp_path: Path) -> None:
+def test_unsloth_cpu_backend_trains(tiny_gemma3: Path, tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_gemma3), str(tmp_path / "run")], cwd=root,
                           capture_output=True, text=True, timeout=600, check=False)

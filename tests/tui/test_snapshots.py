@@ -63,6 +63,17 @@ def export_events() -> list[Event]:
     events.append(Event("export", "export.done", "snapshot-Q4_K_M.gguf: 180.4 MB", data={
         "gguf": "training-output/runs/snapshot/export/snapshot-Q4_K_M.gguf", "quant": "Q4_K_M",
         "bytes": 180_400_000}))
+    rows = [("recall", "roll recall", 1.0, 0.0, ">= 0.95", True), ("precision", "roll precision", 0.93, None, ">= 0.90",
+             True), ("false_call_rate", "false call rate", 0.02, 0.0, "<= 0.05", True),
+            ("exact_skill", "exact skill", 0.4, None, ">= 0.85", False),
+            ("json_validity", "JSON validity", 1.0, None, ">= 1.00", True),
+            ("stop_rate", "stops cleanly", 0.81, 0.05, ">= 0.95", False),
+            ("leak_rate", "leak rate", 0.0, 0.12, "<= 0.00", True),
+            ("regression_pass_rate", "regression suite", 0.86, 0.21, ">= 1.00", False)]
+    events.append(Event("evaluate", "evaluate.goals", "the model misses 3 of 8 goals", level="warning", data={
+        "rows": [{"key": k, "label": label, "value": v, "baseline": b, "goal": g, "met": m}
+                 for k, label, v, b, g, m in rows],
+        "verdict": "the model misses 3 of 8 goals"}))
     events.append(Event("pipeline", "pipeline.done", "run completed", data={"status": "completed"}))
     return events
 

@@ -1,4 +1,4 @@
-"""Export: the quant ladder as it runs, the chosen GGUF file, its verification and a sample DM reply."""
+"""Export: the quant ladder as it runs, the goals scored, the chosen GGUF, its checks and a sample reply."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from tui.format import size
 from tui.messages import RunUpdated
 from tui.run_state import RunState
 from tui.screens.base import DndtuneScreen
+from tui.widgets.export.goals import goals_renderable
 from tui.widgets.export.quant_ladder import QuantLadder
 
 SAMPLE_TITLES = {"dm_reply": "sample DM reply", "roll_reply": "reply after a roll"}
@@ -62,13 +63,16 @@ class ExportScreen(DndtuneScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_nav()
         with Horizontal(id="export-body"):
-            yield QuantLadder(id="quant-ladder")
+            with Vertical(id="export-left"):
+                yield QuantLadder(id="quant-ladder")
+                yield Static(id="export-goals")
             with VerticalScroll(id="export-result"):
                 yield Static(id="export-result-body")
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
         self.query_one("#quant-ladder").border_title = "quant ladder"
+        self.query_one("#export-goals").border_title = "goals"
         self.query_one("#export-result").border_title = "result"
         self._redraw()
 
@@ -83,5 +87,6 @@ class ExportScreen(DndtuneScreen):
         state = self.dndtune.run_state
         recipe = self.dndtune.recipe
         self.query_one(QuantLadder).show(state.quant_tries, state.export_quant)
+        self.query_one("#export-goals", Static).update(goals_renderable(state.goals, state.verdict))
         limit = recipe.target.size_limit if recipe is not None else None
         self.query_one("#export-result-body", Static).update(result_renderable(state, limit))
