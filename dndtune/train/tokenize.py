@@ -21,7 +21,7 @@ the gradient.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,17 +178,8 @@ def tokenize_conversation(renderer: ChatRenderer, messages: Sequence[Message], *
     input_ids: list[int] = list(encoding["input_ids"])
     offsets: list[tuple[int, int]] = [tuple(pair) for pair in encoding["offset_mapping"]]
     labels = [IGNORE_INDEX] * len(input_ids)
-    span_index = 0
-    for position, (start, end) in enumerate(offsets):
-        while span_index < len(spans) and start >= spans[span_index][1]:
-            span_index += 1
-        if span_index == len(spans):
-            break
-        span_start, span_end = spans[span_index]
-        # A zero-width offset (some tokenizers trim whitespace) counts where it sits.
-        inside = span_start <= start < span_end or (start == end and span_start < start <= span_end)
-        if inside:
-            labels[position] = input_ids[position]
+    for position in _positions_inside(offsets, spans):
+        labels[position] = input_ids[position]
     prompt_tokens = next((i for i, label in enumerate(labels) if label != IGNORE_INDEX), None)
     weights = None
     if emphasis is not None and emphasis.weight != 1.0:
@@ -205,15 +196,24 @@ def _weights(offsets: Sequence[tuple[int, int]], labels: Sequence[int], spans: S
              weight: float) -> list[float]:
     """``weight`` for trained tokens that start inside ``spans`` (sorted, disjoint), 1.0 for the others."""
     out = [1.0] * len(labels)
+    for position in _positions_inside(offsets, spans):
+        if labels[position] != IGNORE_INDEX:
+            out[position] = weight
+    return out
+
+
+def _positions_inside(offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]) -> Iterator[int]:
+    """Token positions whose start offset lies inside one of ``spans`` (sorted, disjoint)."""
     index = 0
-    for position, (start, _end) in enumerate(offsets):
+    for position, (start, end) in enumerate(offsets):
         while index < len(spans) and start >= spans[index][1]:
             index += 1
         if index == len(spans):
-            break
-        if labels[position] != IGNORE_INDEX and spans[index][0] <= start:
-            out[position] = weight
-    return out
+            return
+        span_start, span_end = spans[index]
+        # A zero-width offset (some tokenizers trim whitespace) counts where it sits.
+        if span_start <= start < span_end or (start == end and span_start < start <= span_end):
+            yield position
 
 
 def conversation_parts(example: Mapping[str, Any]) -> tuple[list[Message], list[Any] | None]:
