@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from dndtune.export.quants import Rung
     from dndtune.export.targets import default_target
     from dndtune.export.toolchain import ensure_converter, load_toolchain
-    from dndtune.recipe.schema import format_size, parse_size
+    from dndtune.units import format_size, parse_size
 
     ensure_converter()
     with tempfile.TemporaryDirectory(prefix="dndtune-export-overhead-") as tmp:

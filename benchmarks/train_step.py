@@ -248,10 +248,11 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 
 def _train_dndtune(engine: str, model: Path, data: dict[str, Any], args: argparse.Namespace,
                    gc: bool) -> tuple[list[tuple[float, float]], list[float], str]:
+    from dndtune.runs import RunLayout
     from dndtune.train.engine import probe_facts, select_engine
-    from dndtune.train.layout import RunLayout
+    from dndtune.train.job import Hyperparameters, ModelSpec, TrainJob
     from dndtune.train.load import LoraSpec
-    from dndtune.train.trainer import Hyperparameters, ModelSpec, TrainJob, train_adapter
+    from dndtune.train.trainer import train_adapter
 
     choice = select_engine(engine, load_in_4bit=False, dtype="auto", facts=probe_facts())  # type: ignore[arg-type]
     total = args.warmup + args.steps

@@ -7,5 +7,7 @@ echo "== ruff"
 "$VENV/ruff" check dndtune tui tests benchmarks scripts
 echo "== mypy"
 "$VENV/mypy"
+echo "== lint-imports (layers in .importlinter)"
+"$VENV/lint-imports" --no-cache
 echo "== pytest"
 "$VENV/pytest" -n 2 -q "$@"

@@ -14,12 +14,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 
-from dndtune.env.doctor import EnvReport, collect_environment
+from dndtune.env.environment import EnvReport, collect_environment
 from dndtune.errors import DndtuneError
 from dndtune.events import CallbackSink, Event
+from dndtune.export.manifest import read_manifest
+from dndtune.pipeline import build_pipeline
 from dndtune.recipe.loader import list_recipes, load_recipe
 from dndtune.recipe.schema import Recipe
-from dndtune.train.layout import RunLayout
+from dndtune.runs import RunLayout
 from tui.commands import DndtuneCommands
 from tui.memory_probe import sample_memory
 from tui.messages import PipelineEvent, RunUpdated
@@ -179,9 +181,6 @@ class DndtuneApp(App[None]):
 
     @work(thread=True, exclusive=True, group="pipeline", exit_on_error=False)
     def _run_pipeline(self, recipe: Recipe, stop_event: threading.Event) -> None:
-        # Imported here: the pipeline pulls in torch and transformers.
-        from dndtune.pipeline import build_pipeline
-
         def forward(event: Event) -> None:
             # post_message is thread-safe and never waits for the UI: a step is not slowed by drawing.
             self.post_message(PipelineEvent(event))
@@ -222,7 +221,6 @@ class DndtuneApp(App[None]):
 
     def _read_samples(self, manifest: Path) -> None:
         """The replies verification got from the exported model live in its manifest, not in events."""
-        from dndtune.export.manifest import read_manifest
 
         try:
             self.run_state.samples = dict(read_manifest(manifest).samples)

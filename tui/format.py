@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dndtune.recipe.schema import format_size
+from dndtune.units import format_size
 
 
 def size(n_bytes: int | None) -> str:

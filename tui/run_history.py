@@ -8,14 +8,13 @@ and the export manifest.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.goals import GoalRow
 from dndtune.export.manifest import ExportManifest, read_manifest
-from dndtune.train.layout import RunLayout
+from dndtune.runs import RunLayout
 from tui.run_state import QuantTry, RunState, RunStatus, VerifyCheck, seed_history
 
 # A run.json still saying "running" belongs to a process that died mid-run: its checkpoints resume.
@@ -25,7 +24,7 @@ STATUSES: dict[str, RunStatus] = {"completed": "done", "stopped": "stopped", "ru
 
 def load_previous_run(state: RunState, layout: RunLayout) -> bool:
     """Fill an idle ``state`` from ``layout``'s files; False (state untouched) when there is no earlier run."""
-    record = _read_json(layout.run_json)
+    record = layout.read_record()
     if not record:
         return False
     fresh = RunState(status=STATUSES.get(str(record.get("status")), "stopped"))
@@ -84,10 +83,3 @@ def _load_evaluation(state: RunState, evaluation: dict[str, Any]) -> None:
     verdict = evaluation.get("verdict") or (f"evaluation skipped: {skipped}" if skipped else None)
     state.verdict = str(verdict) if verdict else None
 
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

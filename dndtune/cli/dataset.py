@@ -6,13 +6,19 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dndtune.cli.console import ConsoleSink
+from dndtune.dataset.build import build_dataset
+from dndtune.dataset.config import DatasetConfig
+from dndtune.dataset.stats import histogram_lines
 from dndtune.errors import DndtuneError
+from dndtune.paths import cache_dir
+from dndtune.pipeline.configs import dataset_config
+from dndtune.recipe.loader import load_recipe
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from dndtune.dataset.build import DatasetResult
-    from dndtune.dataset.config import DatasetConfig
 
 DEFAULT_SCENARIOS = Path("training-data")
 DEFAULT_OUTPUT = Path("training-output") / "dataset"
@@ -46,15 +52,10 @@ def register(sub: Any) -> None:
 
 def resolve_config(args: argparse.Namespace) -> DatasetConfig:
     """The stage config from the recipe (when given) with the command-line flags on top."""
-    from dndtune.dataset.config import DatasetConfig
-    from dndtune.paths import cache_dir
-
     cache = None if args.no_cache else cache_dir()
     if args.dataset_recipe:
-        from dndtune.recipe.loader import load_recipe
-
         recipe = load_recipe(args.dataset_recipe, getattr(args, "overrides", []) or [])
-        config = DatasetConfig.from_recipe(recipe, output_dir=args.out, cache_dir=cache)
+        config = dataset_config(recipe, output_dir=args.out, cache_dir=cache)
     else:
         config = DatasetConfig(scenarios_dir=DEFAULT_SCENARIOS, output_dir=args.out or DEFAULT_OUTPUT,
                                cache_dir=cache)
@@ -83,9 +84,6 @@ def load_tokenizer(path: str) -> Any:
 def run_build(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from dndtune.cli.console import ConsoleSink
-    from dndtune.dataset.build import build_dataset
-
     config = resolve_config(args)
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     result = build_dataset(config, ConsoleSink(verbose=args.verbose), tokenizer)
@@ -95,8 +93,6 @@ def run_build(args: argparse.Namespace) -> int:
 
 def print_stats(result: DatasetResult, console: Console) -> None:
     from rich.table import Table
-
-    from dndtune.dataset.stats import histogram_lines
 
     stats = result.stats
     table = Table(title="Dataset", title_justify="left")

@@ -6,6 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from dndtune.cli.console import ConsoleSink
+from dndtune.deploy import DeployOptions, deploy
+from dndtune.deploy.cactus_convert import CACTUS_PACKAGE, install_cactus
+from dndtune.deploy.integration import summary_lines
+from dndtune.runs import find_run
+
 DEFAULT_OUTPUT = Path("training-output")
 
 
@@ -33,12 +39,6 @@ def register(sub: Any) -> None:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    from dndtune.cli.console import ConsoleSink
-    from dndtune.deploy import DeployOptions, deploy
-    from dndtune.deploy.cactus_convert import CACTUS_PACKAGE, install_cactus
-    from dndtune.deploy.integration import summary_lines
-    from dndtune.evaluate.targets import find_run
-
     events = ConsoleSink(verbose=args.verbose)
     if args.install_cactus:
         print(f"installing {CACTUS_PACKAGE} (--no-deps; proprietary licence) ...")

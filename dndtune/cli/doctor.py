@@ -11,7 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dndtune.recipe.schema import format_size
+from dndtune.env.checks import check_environment, check_recipe
+from dndtune.env.environment import collect_environment
+from dndtune.env.report import DoctorReport
+from dndtune.recipe.loader import load_recipe
+from dndtune.units import format_size
 
 MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -30,9 +34,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dndtune.env.doctor import DoctorReport, check_environment, check_recipe, collect_environment
-    from dndtune.recipe.loader import load_recipe
-
     recipe_name = args.doctor_recipe or getattr(args, "recipe", None)
     overrides = [*(getattr(args, "overrides", None) or []), *args.doctor_overrides]
     recipe = load_recipe(recipe_name, overrides) if recipe_name else None

@@ -7,7 +7,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dndtune.cli.console import ConsoleSink
 from dndtune.errors import DndtuneError
+from dndtune.evaluate import EvalOptions, evaluate, open_runner
+from dndtune.evaluate.examples import load_jsonl, load_scenario_folder
+from dndtune.evaluate.gate import Tolerance, pick_quant
+from dndtune.evaluate.ladder import REFERENCE_LABEL, ladder_models, recipe_ladder
+from dndtune.evaluate.regression import regressions
+from dndtune.evaluate.report import comparison_rows, plot_comparison, report_json, write_eval_file
+from dndtune.evaluate.targets import resolve_target
+from dndtune.paths import cache_dir
+from dndtune.registry.store import Registry
+from dndtune.registry.versions import load_version
+from dndtune.runs import RunFolder
 
 DEFAULT_OUTPUT = Path("training-output")
 
@@ -41,9 +53,6 @@ def register(sub: Any) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from dndtune.cli.console import ConsoleSink
-    from dndtune.evaluate.targets import resolve_target
-
     events = ConsoleSink(verbose=args.verbose)
     targets = [resolve_target(t, args.output) for t in args.targets]
     primary = targets[0]
@@ -54,12 +63,10 @@ def run_eval(args: argparse.Namespace) -> int:
         models, gate_reference = _with_ladder(args, primary, models, events)
     reports = [_evaluate_one(label, path, examples, source, args, events) for label, path in models]
 
-    from dndtune.evaluate.report import CHART_FILE, EVAL_FILE, plot_comparison, report_json, write_eval_file
-
     written: list[Path] = []
     if primary.run is not None:
-        written.append(write_eval_file(primary.run.root / EVAL_FILE, reports, primary=reports[0].model.label))
-        written.append(plot_comparison(reports, primary.run.root / CHART_FILE))
+        written.append(write_eval_file(primary.run.eval_json, reports, primary=reports[0].model.label))
+        written.append(plot_comparison(reports, primary.run.layout.eval_chart))
     if args.format == "json":
         print(report_json(reports))
     else:
@@ -72,9 +79,6 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _examples(args: argparse.Namespace, primary: Any, events: Any) -> tuple[list[Any], str]:
-    from dndtune.evaluate.examples import load_jsonl, load_scenario_folder
-    from dndtune.paths import cache_dir
-
     if args.scenarios:
         return load_scenario_folder(args.scenarios, events, cache_dir() / "scenarios"), \
             ", ".join(str(p) for p in args.scenarios)
@@ -87,8 +91,6 @@ def _examples(args: argparse.Namespace, primary: Any, events: Any) -> tuple[list
 
 def _with_ladder(args: argparse.Namespace, primary: Any, models: list[tuple[str, Path]], events: Any
                  ) -> tuple[list[tuple[str, Path]], str]:
-    from dndtune.evaluate.ladder import REFERENCE_LABEL, ladder_models, recipe_ladder
-
     if primary.run is None:
         raise DndtuneError("--ladder needs a run", path=str(primary.model), fix="give a run folder or run name")
     quants = args.ladder or recipe_ladder(primary.run)
@@ -99,8 +101,6 @@ def _with_ladder(args: argparse.Namespace, primary: Any, models: list[tuple[str,
 
 def _evaluate_one(label: str, path: Path, examples: list[Any], source: str, args: argparse.Namespace,
                   events: Any) -> Any:
-    from dndtune.evaluate import EvalOptions, evaluate, open_runner
-
     runner = open_runner(path, label=label)
     try:
         options = EvalOptions(max_tokens=args.max_tokens, max_turns=args.max_turns,
@@ -113,8 +113,6 @@ def _evaluate_one(label: str, path: Path, examples: list[Any], source: str, args
 def _print_table(reports: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from dndtune.evaluate.report import comparison_rows
 
     table = Table(title="dndtune eval", show_lines=False)
     table.add_column("score")
@@ -130,8 +128,6 @@ def _print_table(reports: list[Any]) -> None:
 
 
 def _gate(reports: list[Any], reference_label: str, args: argparse.Namespace) -> bool:
-    from dndtune.evaluate.gate import Tolerance, pick_quant
-
     reference = next(r for r in reports if r.model.label == reference_label)
     candidates = [r for r in reports if r.model.kind == "gguf" and r is not reference]
     decision = pick_quant(reference, candidates, Tolerance(score_drop=args.tolerance,
@@ -146,11 +142,6 @@ def _gate(reports: list[Any], reference_label: str, args: argparse.Namespace) ->
 
 
 def _regressions_vs_promoted(report: Any, primary: Any, args: argparse.Namespace) -> list[str]:
-    from dndtune.evaluate.regression import regressions
-    from dndtune.evaluate.targets import RunFolder
-    from dndtune.registry.store import Registry
-    from dndtune.registry.versions import load_version
-
     state = Registry(args.output).read()
     if state.promoted is None or report.regression is None:
         return []

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from dndtune.cli.console import ConsoleSink
 from dndtune.errors import DndtuneError
+from dndtune.export.bench import profile_performance
+from dndtune.export.manifest import write_manifest
+from dndtune.export.run import export_run, find_export
+from dndtune.export.targets import default_target
+from dndtune.gguf.file import check_sha256
+from dndtune.units import format_size, parse_size
 
 DEFAULT_OUTPUT = Path("training-output")
 
@@ -56,10 +63,6 @@ def resolve_run(value: str, output_dir: Path = DEFAULT_OUTPUT) -> Path:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from dndtune.cli.console import ConsoleSink
-    from dndtune.export.run import export_run
-    from dndtune.recipe.schema import format_size, parse_size
-
     size_limit: int | None = None
     if args.size_limit is not None:
         try:
@@ -87,12 +90,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from dndtune.export.bench import profile_performance
-    from dndtune.export.gguf_file import check_sha256
-    from dndtune.export.manifest import write_manifest
-    from dndtune.export.run import find_export
-    from dndtune.export.targets import default_target
-
     run_dir = resolve_run(args.run)
     gguf, manifest = find_export(run_dir)
     check_sha256(gguf, manifest.sha256)

@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``func``. Heavy imports (torch, transformers) happen inside the command
-functions so ``dndtune --help`` stays instant.
+functions so ``dndtune --help`` stays instant. The console script is ``tui.launch:main``: it adds
+the ``tui`` command and opens the app for a bare ``dndtune`` at a terminal, so this package never
+imports the app.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from dndtune import __version__
+from dndtune.cli.run import run_recipe
 from dndtune.errors import DndtuneError
 
 # Modules under dndtune.cli that register a subcommand, in the order --help lists them.
-COMMAND_MODULES = ("validate", "dataset", "scenarios", "tui", "export", "doctor", "eval", "play", "deploy", "models")
+COMMAND_MODULES = ("validate", "dataset", "scenarios", "export", "doctor", "eval", "play", "deploy", "models")
+
+Register = Callable[[Any], None]
+"""Adds one subcommand to the ``add_subparsers()`` object (how a face outside the library adds its own)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_commands: Sequence[Register] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dndtune",
         description="Turn Markdown D&D scenarios into a small fine-tuned game-master model.",
@@ -34,28 +41,32 @@ def build_parser() -> argparse.ArgumentParser:
                              "or --no-resume to start training over")
     parser.add_argument("--dry-run", action="store_true",
                         help="with --recipe: print the resolved recipe and the plan, then exit")
+    stages = parser.add_mutually_exclusive_group()
+    stages.add_argument("--until", metavar="STAGE",
+                        help="with --recipe: run the stages up to and including STAGE "
+                             "(doctor, model, dataset, train, merge, export, evaluate)")
+    stages.add_argument("--stages", metavar="A,B", type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
+                        help="with --recipe: run only these stages (and the ones they need), e.g. --stages dataset")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"dndtune.cli.{name}")
         module.register(sub)
+    for register in extra_commands:
+        register(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, extra_commands: Sequence[Register] = (),
+         no_command: Callable[[], int] | None = None) -> int:
+    """Run one command; ``no_command`` is what a bare ``dndtune`` does (default: print the usage)."""
+    parser = build_parser(extra_commands)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None and args.recipe:
-        # Imported lazily: the run command pulls in the training stack.
-        from dndtune.cli.run import run_recipe
-
         func = run_recipe
     if func is None:
-        if sys.stdin.isatty() and sys.stdout.isatty():
-            # A person at a terminal gets the app; pipes and scripts keep getting the usage text.
-            from dndtune.cli.tui import open_tui
-
-            return open_tui()
+        if no_command is not None:
+            return no_command()
         parser.print_help()
         return 0
     try:

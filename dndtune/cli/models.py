@@ -8,6 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dndtune.errors import DndtuneError
+from dndtune.evaluate.report import HEADLINE, format_value
+from dndtune.registry import Registry, list_versions, measure, promote, record_perf, rollback, warnings_against
+from dndtune.runs import find_run
+
 DEFAULT_OUTPUT = Path("training-output")
 
 
@@ -51,15 +56,11 @@ def register(sub: Any) -> None:
 
 
 def _versions(args: argparse.Namespace) -> tuple[list[Any], Any]:
-    from dndtune.registry import Registry, list_versions
-
     state = Registry(args.output).read()
     return list_versions(args.output, state), state
 
 
 def _fmt(value: float | int | None, kind: str = "pct") -> str:
-    from dndtune.evaluate.report import format_value
-
     if kind == "pct":
         return format_value("score", value)
     return format_value(kind, value)
@@ -99,9 +100,6 @@ def _as_json(v: Any) -> dict[str, Any]:
 
 
 def _find(versions: list[Any], name: str, args: argparse.Namespace) -> Any:
-    from dndtune.errors import DndtuneError
-    from dndtune.evaluate.targets import find_run
-
     folder = find_run(name, args.output).root
     for v in versions:
         if v.run.root.resolve() == folder.resolve():
@@ -113,8 +111,6 @@ def _find(versions: list[Any], name: str, args: argparse.Namespace) -> Any:
 def run_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-
-    from dndtune.evaluate.report import HEADLINE
 
     versions, _ = _versions(args)
     a, b = _find(versions, args.a, args), _find(versions, args.b, args)
@@ -173,9 +169,6 @@ def _print_samples(console: Any, a: Any, b: Any, limit: int) -> None:
 
 
 def run_promote(args: argparse.Namespace) -> int:
-    from dndtune.errors import DndtuneError
-    from dndtune.registry import promote
-
     versions, state = _versions(args)
     candidate = _find(versions, args.run, args)
     warnings = _warnings(candidate, versions, state)
@@ -190,8 +183,6 @@ def run_promote(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from dndtune.registry import rollback
-
     entry = rollback(args.output, note=args.note)
     print(f"rolled back to {entry.version} (from {entry.previous})")
     return 0
@@ -211,10 +202,6 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from dndtune.errors import DndtuneError
-    from dndtune.evaluate.targets import find_run
-    from dndtune.registry import measure, record_perf
-
     run = find_run(args.run, args.output)
     if run.gguf is None:
         raise DndtuneError("the run has no exported GGUF", path=str(run.root), fix=f"dndtune export {run.name}")
@@ -227,8 +214,6 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def _warnings(candidate: Any, versions: list[Any], state: Any) -> list[str]:
-    from dndtune.registry import warnings_against
-
     promoted = next((v for v in versions if v.name == state.promoted), None)
     if promoted is None or promoted.name == candidate.name:
         return []
@@ -236,8 +221,6 @@ def _warnings(candidate: Any, versions: list[Any], state: Any) -> list[str]:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from dndtune.errors import DndtuneError
-
     versions, state = _versions(args)
     if not versions:
         raise DndtuneError("no runs to check", path=str(args.output / "runs"), fix="train and export a run first")

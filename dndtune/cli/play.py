@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dndtune.errors import DndtuneError
+from dndtune.evaluate.open_model import open_runner
+from dndtune.evaluate.runner import GenerationSettings
+from dndtune.evaluate.targets import resolve_target
+from dndtune.events import NullSink
+from dndtune.hashing import sha256_file
+from dndtune.play.dice import DiceRoller, modifier_key
+from dndtune.play.ratings import ratings_path_for
+from dndtune.play.session import PlaySession, Scene
+from dndtune.scenario.loader import load_scenarios
+from dndtune.scenario.skills import normalize_skill
 
 DEFAULT_OUTPUT = Path("training-output")
 HELP = "Type what your party does. Commands: /quit, /help. After each DM reply: 1-5 [note] to rate, Enter to skip."
@@ -39,9 +49,6 @@ def register(sub: Any) -> None:
 
 
 def parse_modifiers(values: list[str]) -> dict[str, int]:
-    from dndtune.play.dice import modifier_key
-    from dndtune.scenario.skills import normalize_skill
-
     out: dict[str, int] = {}
     for raw in values:
         who_skill, _, number = raw.partition("=")
@@ -62,13 +69,6 @@ def run_play(args: argparse.Namespace) -> int:
 
 
 def play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from dndtune.evaluate.runner import GenerationSettings, open_runner
-    from dndtune.evaluate.targets import resolve_target
-    from dndtune.hashing import sha256_file
-    from dndtune.play.dice import DiceRoller
-    from dndtune.play.ratings import ratings_path_for
-    from dndtune.play.session import PlaySession, Scene
-
     target = resolve_target(args.target, args.output)
     scene = _scene(args.scenario) if args.scenario else Scene.default()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
@@ -93,10 +93,6 @@ def play(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
 
 def _scene(path: Path) -> Any:
-    from dndtune.events import NullSink
-    from dndtune.play.session import Scene
-    from dndtune.scenario.loader import load_scenarios
-
     loaded = load_scenarios(path, NullSink())
     if not loaded.scenarios:
         raise DndtuneError("the scenario has errors", path=str(path), fix=f"run `dndtune validate {path}`")

@@ -20,7 +20,11 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dndtune.cli.console import ConsoleSink
+from dndtune.evaluate.goals import table_lines
 from dndtune.events import Event
+from dndtune.pipeline import build_pipeline
+from dndtune.pipeline.plan import describe_plan
+from dndtune.recipe.loader import load_recipe
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -32,22 +36,21 @@ EXIT_STOPPED = 130
 
 
 def run_recipe(args: argparse.Namespace) -> int:
-    from dndtune.recipe.loader import load_recipe
-
     recipe = load_recipe(args.recipe, list(getattr(args, "overrides", []) or []))
     if getattr(args, "dry_run", False):
         print(plan_text(recipe))
         return 0
     # Before anything imports transformers: its download/loading bars would garble the progress bar.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from dndtune.pipeline import build_pipeline
 
     stop = threading.Event()
     console = RunConsole(sys.stderr, verbose=bool(getattr(args, "verbose", False)))
     pipeline = build_pipeline(recipe, console, stop_event=stop, resume=getattr(args, "resume", None))
+    until: str | None = getattr(args, "until", None)
+    stages: list[str] | None = pipeline.until(until) if until else getattr(args, "stages", None)
     try:
         with stop_on_interrupt(stop, console):
-            result = pipeline.run()
+            result = pipeline.run(stages)
     finally:
         console.close()
     print(summary(result))
@@ -55,8 +58,7 @@ def run_recipe(args: argparse.Namespace) -> int:
 
 
 def plan_text(recipe: Recipe) -> str:
-    """The resolved recipe and the plan (stages, memory, steps) from :mod:`dndtune.recipe.plan`."""
-    from dndtune.recipe.plan import describe_plan
+    """The resolved recipe and the plan (stages, memory, steps) from :mod:`dndtune.pipeline.plan`."""
 
     text: str = describe_plan(recipe)
     return text
@@ -198,7 +200,6 @@ def summary(result: PipelineResult) -> str:
 
 def _evaluation_lines(evaluation: Any) -> list[str]:
     """Where the report is, what was measured, and the goals table (score | this model | base | goal | ok)."""
-    from dndtune.evaluate.goals import table_lines
 
     report, base = evaluation.report, evaluation.baseline
     data = report.data

@@ -7,14 +7,14 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dndtune.atomic import write_text_atomic
 from dndtune.dataset.augment import AugmentReport, augment_scenario
 from dndtune.dataset.balance import balance, stable_hash
 from dndtune.dataset.chat import count_tool_calls, scenario_to_messages, tools
 from dndtune.dataset.config import DatasetConfig
-from dndtune.dataset.records import COLUMNS, Example, dataset_features, jsonl_line
+from dndtune.dataset.records import Example, jsonl_line
 from dndtune.dataset.split import scenario_key, split_scenarios
 from dndtune.dataset.stats import DatasetStats, token_stats
 from dndtune.dataset.windows import TokenCounter, split_windows, token_counter
@@ -23,9 +23,6 @@ from dndtune.events import Event, EventSink
 from dndtune.scenario.loader import load_scenarios
 from dndtune.scenario.models import Scenario
 
-if TYPE_CHECKING:
-    from datasets import Dataset
-
 STAGE = "dataset"
 
 
@@ -33,8 +30,9 @@ STAGE = "dataset"
 class DatasetResult:
     """What the training stage consumes; keep these names stable."""
 
-    train: Dataset
-    eval: Dataset
+    train: list[dict[str, Any]]
+    """Rows with the :data:`~dndtune.dataset.records.COLUMNS`, every message with the same keys."""
+    eval: list[dict[str, Any]]
     stats: DatasetStats
     jsonl_paths: dict[str, Path]
     """``{"train": .../train.jsonl, "eval": .../eval.jsonl}``."""
@@ -76,7 +74,7 @@ def build_dataset(config: DatasetConfig, events: EventSink, tokenizer: Any = Non
 
     stats = _stats(scenarios, train_scenarios, eval_scenarios, train_examples, eval_examples, report,
                    train_windowed + eval_windowed, config)
-    train_ds, eval_ds = _to_dataset(train_examples), _to_dataset(eval_examples)
+    train_ds, eval_ds = _rows(train_examples), _rows(eval_examples)
     paths = _write(config.output_dir, train_examples, eval_examples, stats)
     events.emit(Event(STAGE, "dataset.stats",
                       f"{stats.train_examples} training and {stats.eval_examples} eval example(s), "
@@ -164,12 +162,9 @@ def _stats(scenarios: list[Scenario], train_scenarios: list[Scenario], eval_scen
     )
 
 
-def _to_dataset(examples: list[Example]) -> Dataset:
-    from datasets import Dataset
-
-    rows = [e.row(tools()) for e in examples]
-    columns = {name: [row[name] for row in rows] for name in COLUMNS}
-    return Dataset.from_dict(columns, features=dataset_features())
+def _rows(examples: list[Example]) -> list[dict[str, Any]]:
+    schema = tools()
+    return [e.row(schema) for e in examples]
 
 
 def _write(output_dir: Path, train: list[Example], evaluation: list[Example], stats: DatasetStats

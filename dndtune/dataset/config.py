@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dndtune.dataset.augment import AugmentOptions
-
-if TYPE_CHECKING:
-    from dndtune.recipe.schema import Recipe
 
 
 class DatasetConfig(BaseModel):
@@ -44,27 +40,3 @@ class DatasetConfig(BaseModel):
     @property
     def copies(self) -> int:
         return self.augment_copies if self.augment_enabled else 0
-
-    @classmethod
-    def from_recipe(cls, recipe: Recipe, *, output_dir: Path | None = None,
-                    cache_dir: Path | None = None) -> DatasetConfig:
-        """The recipe's ``data`` section; output defaults to ``<output.dir>/<run_name>/dataset``."""
-        data = recipe.data
-        augment = data.augment
-        return cls(
-            scenarios_dir=data.scenarios_dir,
-            output_dir=output_dir or recipe.output.dir / recipe.output.run_name / "dataset",
-            categories=dict(data.categories),
-            max_per_category=data.max_per_category,
-            augment_enabled=augment.enabled,
-            augment_copies=augment.copies,
-            augment_seed=augment.seed,
-            augment_names=augment.names,
-            augment_settings=augment.settings,
-            augment_dice=augment.dice,
-            augment_dialogue=augment.dialogue,
-            eval_fraction=data.eval_fraction,
-            split_seed=data.split_seed,
-            max_seq_length=data.max_seq_length,
-            cache_dir=cache_dir,
-        )

@@ -1,16 +1,14 @@
-"""Rows of the dataset: the training example, its Arrow schema and its JSONL line."""
+"""Rows of the dataset: the training example, its JSONL line and the reader of those lines."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from dndtune.dataset.chat import Message, message, roll_tool, tool_call
-from dndtune.scenario.models import RollRequest
-
-if TYPE_CHECKING:
-    from datasets import Features
+from dndtune.dataset.chat import Message
+from dndtune.errors import DndtuneError
 
 COLUMNS = ("messages", "tools", "scenario", "category", "augmented")
 
@@ -44,30 +42,43 @@ def jsonl_line(messages: list[Message], tools: list[dict[str, Any]]) -> str:
     return json.dumps({"messages": messages, "tools": tools}, ensure_ascii=False)
 
 
-def _feature_of(value: Any) -> Any:
-    from datasets import List, Value
+@dataclass(frozen=True)
+class ChatLine:
+    """One conversation read back from a :func:`jsonl_line` file."""
 
-    if isinstance(value, dict):
-        return {k: _feature_of(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return List(_feature_of(value[0]) if value else Value("string"))
-    if isinstance(value, bool):
-        return Value("bool")
-    if isinstance(value, int):
-        return Value("int64")
-    return Value("string")
+    number: int
+    """Its line in the file (1-based), for error messages and report sources."""
+    messages: list[Message]
+    tools: list[dict[str, Any]] | None
 
 
-def dataset_features() -> Features:
-    """The Arrow schema, derived from the message and tool shapes so the two never drift apart."""
-    from datasets import Features, List, Value
+def read_jsonl(path: Path, *, what: str, limit: int | None = None) -> list[ChatLine]:
+    """The conversations of a chat JSONL file (``train.jsonl``, ``eval.jsonl``), blank lines skipped.
 
-    call = tool_call(RollRequest(skill="perception", character=""), None)
-    sample_message = message("assistant", "", name="", tool_calls=[call])
-    return Features({
-        "messages": List(_feature_of(sample_message)),
-        "tools": List(_feature_of(roll_tool())),
-        "scenario": Value("string"),
-        "category": Value("string"),
-        "augmented": Value("bool"),
-    })
+    ``what`` names the file when it cannot be read ("the evaluation set"); a bad line fails with
+    its line number. ``limit`` stops after that many conversations.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DndtuneError(f"cannot read {what} ({exc.strerror})", path=str(path),
+                           fix="rebuild the dataset with `dndtune dataset build`") from None
+    rows: list[ChatLine] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DndtuneError(f"not valid JSON ({exc.msg})", path=str(path), line=number,
+                               fix="rebuild the dataset with `dndtune dataset build`") from None
+        messages = row.get("messages") if isinstance(row, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise DndtuneError("line has no \"messages\" list", path=str(path), line=number,
+                               fix="each line must be {\"messages\": [...], \"tools\": [...]}")
+        rows.append(ChatLine(number=number, messages=messages, tools=row.get("tools")))
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+

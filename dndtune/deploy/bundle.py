@@ -32,11 +32,12 @@ from dndtune.deploy.integration import IntegrationReport, run_suite
 from dndtune.deploy.manifest import BundleManifest, Decoding, chat_format, write_bundle_manifest
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.report import read_eval_file
-from dndtune.evaluate.targets import RunFolder
 from dndtune.events import Event, EventSink, NullSink
+from dndtune.gguf.file import read_gguf
 from dndtune.hashing import sha256_file
 from dndtune.models.grammar import GRAMMAR_FILE, roll_grammar
 from dndtune.models.profiles import ModelProfile, family_for_model_type, get_profile, profile_for_folder
+from dndtune.runs import RunFolder, read_json
 
 DeployTarget = Literal["gguf", "cactus"]
 STAGE = "deploy"
@@ -109,8 +110,6 @@ def deploy(run: RunFolder, assets: Path, options: DeployOptions | None = None,
 
 
 def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: EventSink) -> DeployResult:
-    from dndtune.export.gguf_file import read_gguf
-
     gguf, sha = _verified_gguf(run)
     summary = read_gguf(gguf)
     if not summary.chat_template:
@@ -204,7 +203,6 @@ def profile_template(merged: Path) -> str | None:
     jinja = merged / "chat_template.jinja"
     if jinja.is_file():
         return jinja.read_text(encoding="utf-8")
-    from dndtune.evaluate.targets import read_json
 
     template = read_json(merged / "tokenizer_config.json").get("chat_template")
     return template if isinstance(template, str) else None

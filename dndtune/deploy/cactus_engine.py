@@ -21,7 +21,7 @@ from typing import Any
 
 from dndtune.dataset.chat import Message
 from dndtune.errors import DndtuneError
-from dndtune.evaluate.runner import Generation, GenerationSettings, RunnerInfo, TurnScore
+from dndtune.evaluate.runner import Generation, GenerationSettings, LoadedRunner, LoadMeter, RunnerInfo, TurnScore
 from dndtune.models.profiles import ModelProfile
 
 LIB_ENV = "CACTUS_LIB_PATH"
@@ -60,15 +60,12 @@ def _bind(library: Path) -> Any:
     return lib
 
 
-class CactusRunner:
+class CactusRunner(LoadedRunner):
     """Converted Cactus weights (``cactus convert ... --weights-only``) run by the native engine."""
 
     def __init__(self, weights: Path, *, library: Path, profile: ModelProfile, label: str | None = None) -> None:
-        import psutil
-
         self._lib = _bind(library)
-        rss = psutil.Process().memory_info().rss
-        started = time.perf_counter()
+        meter = LoadMeter()
         handle = self._lib.cactus_init(str(weights).encode("utf-8"), None, False)
         if not handle:
             raise DndtuneError(f"the Cactus engine cannot load the weights ({self._last_error()})", path=str(weights),
@@ -77,20 +74,12 @@ class CactusRunner:
         self._profile = profile
         size = sum(p.stat().st_size for p in weights.iterdir() if p.is_file())
         self._info = RunnerInfo(label=label or weights.name, kind="cactus", path=str(weights), family=profile.family,
-                                quant="CQ4", size_bytes=size, load_seconds=time.perf_counter() - started,
-                                rss_bytes=max(0, psutil.Process().memory_info().rss - rss))
+                                quant="CQ4", size_bytes=size, load_seconds=meter.seconds(),
+                                rss_bytes=meter.rss_added())
 
     def _last_error(self) -> str:
         raw = self._lib.cactus_get_last_error()
         return raw.decode("utf-8", "replace") if raw else "no error message"
-
-    @property
-    def info(self) -> RunnerInfo:
-        return self._info
-
-    @property
-    def profile(self) -> ModelProfile:
-        return self._profile
 
     def generate(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
                  settings: GenerationSettings) -> Generation:

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from dndtune.dataset.chat import message, tools
+from dndtune.deploy.cactus_engine import CactusRunner, engine_library
 from dndtune.evaluate.examples import ExpectedCall
+from dndtune.evaluate.llama_runner import LlamaCppRunner
 from dndtune.evaluate.regression import load_cases
 from dndtune.evaluate.runner import GenerationSettings, ModelRunner
 from dndtune.evaluate.toolcalls import check_turn
@@ -126,8 +128,6 @@ def run_checks(runner: ModelRunner, runtime: str, *, roll_prompts: int = MAX_ROL
 def run_suite(gguf: Path | None, cactus_weights: Path | None = None, *, profile: ModelProfile | None = None,
               roll_prompts: int = MAX_ROLL_PROMPTS) -> IntegrationReport:
     """Run the suite on every available runtime for the given files."""
-    from dndtune.deploy.cactus_engine import CactusRunner, engine_library
-    from dndtune.evaluate.runner import LlamaCppRunner
 
     reports: list[RuntimeReport] = []
     skipped: list[str] = []

@@ -8,15 +8,12 @@ catch runs that cannot fit (and say what would), not to predict the last megabyt
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
 
+from dndtune.machine import Backend, TrainDtype, pick_dtype
 from dndtune.models.profiles import ModelProfile
 from dndtune.recipe.schema import Recipe
 
-Backend = Literal["cuda", "mps", "cpu"]
-LoadDtype = Literal["float32", "bfloat16", "float16"]
-
-DTYPE_BYTES: dict[LoadDtype, int] = {"float32": 4, "bfloat16": 2, "float16": 2}
+DTYPE_BYTES: dict[TrainDtype, int] = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 NF4_BYTES_PER_PARAM = 0.5 + 4 / 64
 """4-bit NF4 weights plus one fp32 absmax per 64-weight block (bitsandbytes, no double quantization)."""
@@ -38,21 +35,6 @@ OVERHEAD_BYTES: dict[Backend, int] = {"cuda": 750 * 2**20, "mps": 1024 * 2**20, 
 """Runtime baseline: CUDA context and cuBLAS workspace on a GPU; Python, torch and transformers in RAM."""
 
 
-def pick_dtype(requested: str, backend: Backend, bf16_supported: bool) -> LoadDtype:
-    """The precision ``dtype: auto`` means here: bf16 where the device does it natively.
-
-    CUDA without bf16 (before Ampere) gets float16; MPS trains in float32, where its kernels are
-    complete.
-    """
-    if requested in ("float32", "bfloat16", "float16"):
-        return requested  # type: ignore[return-value]
-    if backend == "cuda":
-        return "bfloat16" if bf16_supported else "float16"
-    if backend == "cpu" and bf16_supported:
-        return "bfloat16"
-    return "float32"
-
-
 @dataclass(frozen=True)
 class MemoryEstimate:
     """Bytes per component at the training peak; ``total`` is what must fit."""
@@ -63,7 +45,7 @@ class MemoryEstimate:
     attention: int
     logits: int
     overhead: int
-    dtype: LoadDtype
+    dtype: TrainDtype
     tokens: int
     total_params: int
     lora_params: int

@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,8 +27,13 @@ from typing import Any, Literal
 from dndtune import __version__
 from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
+from dndtune.evaluate import evaluate, load_jsonl, open_runner
+from dndtune.evaluate.regression import PROMPTS_FILE
 from dndtune.evaluate.report import EvalReport
 from dndtune.events import Event, EventSink
+from dndtune.export.convert import source_fingerprint
+from dndtune.gguf.header import with_string_metadata
+from dndtune.models.resolve import PROVENANCE_FILE, PYPI_GGUF_MODULE
 from dndtune.paths import cache_dir
 
 STAGE = "evaluate"
@@ -63,23 +69,23 @@ def baselines_dir(root: Path | None = None) -> Path:
 
 def pypi_gguf_package() -> Any:
     """The module of the PyPI GGUF package, or None when it is not installed."""
-    from dndtune.models.resolve import PYPI_GGUF_MODULE
 
     if importlib.util.find_spec(PYPI_GGUF_MODULE) is None:
         return None
     return importlib.import_module(PYPI_GGUF_MODULE)
 
 
-def base_model_file(folder: Path) -> BaseModelFile:
-    """How to run the base model in ``folder``: the GGUF it was converted from when that is here, else the folder."""
-    from dndtune.export.convert import source_fingerprint
-    from dndtune.models.resolve import PROVENANCE_FILE
+def base_model_file(folder: Path, gguf_package: Callable[[], Any] = pypi_gguf_package) -> BaseModelFile:
+    """How to run the base model in ``folder``: the GGUF it was converted from when that is here, else the folder.
+
+    ``gguf_package`` finds the PyPI package's module (``None`` when it is not installed).
+    """
 
     try:
         provenance = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         provenance = {}
-    package = pypi_gguf_package() if isinstance(provenance, dict) and provenance.get("source") == "pypi-gguf" else None
+    package = gguf_package() if isinstance(provenance, dict) and provenance.get("source") == "pypi-gguf" else None
     if package is not None:
         sha = str(package.EXPECTED_SHA256)
         return BaseModelFile("gguf", f"gguf:{sha}", f"{package.MODEL_NAME} (PyPI {provenance.get('package')})",
@@ -93,7 +99,6 @@ def split_hash(split: Path) -> str:
 
 def suite_hash() -> str:
     """The regression cases: a case added to the suite changes the baseline's figures."""
-    from dndtune.evaluate.regression import PROMPTS_FILE
 
     text = resources.files("dndtune.evaluate").joinpath(PROMPTS_FILE).read_bytes()
     return hashlib.sha256(text).hexdigest()
@@ -124,7 +129,6 @@ def read_cached(path: Path) -> EvalReport | None:
 
 def gguf_with_template(base: BaseModelFile, template: str, root: Path | None = None) -> Path:
     """The base GGUF with ``template`` embedded, assembled from the package once per template."""
-    from dndtune.export.gguf_header import with_string_metadata
 
     digest = hashlib.sha256(template.encode()).hexdigest()[:12]
     target = baselines_dir(root) / "models" / f"{base.identity.removeprefix('gguf:')[:16]}-{digest}.gguf"
@@ -141,11 +145,10 @@ def gguf_with_template(base: BaseModelFile, template: str, root: Path | None = N
 
 
 def base_baseline(folder: Path, template: str, split: Path, options: Any, events: EventSink, *,
-                  root: Path | None = None) -> Baseline:
+                  root: Path | None = None, gguf_package: Callable[[], Any] = pypi_gguf_package) -> Baseline:
     """The base model's report on ``split`` with ``options`` (an ``EvalOptions``), from the cache when it is there."""
-    from dndtune.evaluate import evaluate, load_jsonl, open_runner
 
-    base = base_model_file(folder)
+    base = base_model_file(folder, gguf_package)
     settings = {"max_tokens": options.max_tokens, "max_turns": options.max_turns, "regression": options.regression,
                 "perplexity": options.perplexity, "grammar": options.grammar}
     key = baseline_key(base, template, split_hash(split), settings)

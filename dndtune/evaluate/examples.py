@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dndtune.dataset.chat import Message, scenario_to_messages, tools
+from dndtune.dataset.records import read_jsonl
 from dndtune.errors import DndtuneError
 from dndtune.events import EventSink
 from dndtune.scenario.loader import load_scenarios
@@ -80,26 +81,8 @@ class DmTurn:
 
 def load_jsonl(path: Path) -> list[EvalExample]:
     """Examples from a JSONL chat file (the dataset stage's ``eval.jsonl`` format)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DndtuneError(f"cannot read the evaluation set ({exc.strerror})", path=str(path),
-                           fix="pass --scenarios DIR or rebuild the run's dataset") from None
-    examples: list[EvalExample] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DndtuneError(f"not valid JSON ({exc.msg})", path=str(path), line=number,
-                               fix="rebuild the dataset with `dndtune dataset build`") from None
-        messages = row.get("messages") if isinstance(row, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise DndtuneError("line has no \"messages\" list", path=str(path), line=number,
-                               fix="each line must be {\"messages\": [...], \"tools\": [...]}")
-        row_tools = row.get("tools") or tools()
-        examples.append(EvalExample(messages=messages, tools=row_tools, source=f"{path.name}:{number}"))
+    examples = [EvalExample(messages=row.messages, tools=row.tools or tools(), source=f"{path.name}:{row.number}")
+                for row in read_jsonl(path, what="the evaluation set")]
     if not examples:
         raise DndtuneError("the evaluation set is empty", path=str(path),
                            fix="hold out scenarios with data.eval_fraction > 0, or pass --scenarios DIR")

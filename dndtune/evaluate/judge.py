@@ -2,7 +2,7 @@
 
 No judge model is reachable where dndtune runs its tests, and a network judge would make
 scores depend on a service. The :class:`Judge` protocol is what a user implements to add one
-(a local GGUF via :class:`~dndtune.evaluate.runner.LlamaCppRunner`, or an HTTP API of their
+(a local GGUF via :class:`~dndtune.evaluate.llama_runner.LlamaCppRunner`, or an HTTP API of their
 choice); :func:`dndtune.evaluate.evaluate` calls every judge on every generated DM reply and
 reports each judge's mean score under its ``name``. ``docs/evaluation.md`` shows a complete one.
 """

@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dndtune.errors import DndtuneError
-from dndtune.evaluate.targets import RunFolder
 from dndtune.events import Event, EventSink, NullSink
+from dndtune.export.convert import convert_hf_to_gguf
+from dndtune.export.quantize import quantize_gguf
+from dndtune.export.quants import Rung
+from dndtune.export.toolchain import load_toolchain
+from dndtune.gguf.quant_types import MOBILE_LADDER, UNQUANTIZED
+from dndtune.recipe.loader import load_recipe
+from dndtune.runs import F16_NAME, RunFolder
 
-WORK_DIR = "eval-work"
 REFERENCE_LABEL = "F16"
 
 
@@ -34,10 +39,8 @@ def _f16(run: RunFolder, events: EventSink) -> Path:
     if run.merged is None:
         raise DndtuneError("the run has neither an f16 GGUF nor a merged model to make one from", path=str(run.root),
                            fix="train the run first")
-    from dndtune.export.convert import convert_hf_to_gguf
-    from dndtune.export.toolchain import load_toolchain
 
-    target = run.root / WORK_DIR / "model-f16.gguf"
+    target = run.layout.eval_work / F16_NAME
     if not target.is_file():
         events.emit(Event("evaluate", "eval.convert", f"converting {run.name}/merged to an f16 GGUF"))
         convert_hf_to_gguf(run.merged, target, load_toolchain(), events=events)
@@ -47,8 +50,6 @@ def _f16(run: RunFolder, events: EventSink) -> Path:
 def ladder_models(run: RunFolder, quants: Sequence[str], *, with_base: bool = True,
                   events: EventSink | None = None) -> list[LadderModel]:
     """Base model (when on this machine), the f16 reference and one GGUF per quant, made if missing."""
-    from dndtune.export.quantize import quantize_gguf
-    from dndtune.export.quants import Rung
 
     sink = events or NullSink()
     models: list[LadderModel] = []
@@ -58,9 +59,9 @@ def ladder_models(run: RunFolder, quants: Sequence[str], *, with_base: bool = Tr
     models.append(LadderModel(label=REFERENCE_LABEL, path=f16, role="reference"))
     for name in quants:
         rung = Rung.parse(name)
-        if rung.quant in ("F16", "BF16", "F32"):
+        if rung.quant in UNQUANTIZED:
             continue
-        target = run.root / WORK_DIR / f"{run.name}-{rung.label}.gguf"
+        target = run.layout.eval_work / f"{run.name}-{rung.label}.gguf"
         if not target.is_file():
             sink.emit(Event("evaluate", "eval.quantize", f"quantizing {run.name} to {rung.label}"))
             quantize_gguf(f16, target, rung)
@@ -73,11 +74,9 @@ def recipe_ladder(run: RunFolder) -> list[str]:
     ladder = run.manifest.get("target", {}).get("ladder") if isinstance(run.manifest.get("target"), dict) else None
     if isinstance(ladder, list) and ladder:
         return [str(q) for q in ladder]
-    recipe = run.root / "recipe.yaml"
+    recipe = run.layout.recipe
     if recipe.is_file():
-        from dndtune.recipe.loader import load_recipe
 
         return list(load_recipe(str(recipe)).target.quant_ladder)
-    from dndtune.export.targets import MOBILE_LADDER
 
     return list(MOBILE_LADDER)

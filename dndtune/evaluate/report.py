@@ -22,8 +22,6 @@ from dndtune.evaluate.quality import QualityScores
 from dndtune.evaluate.regression import RegressionReport
 from dndtune.evaluate.toolcalls import ToolCallScores
 
-EVAL_FILE = "eval.json"
-CHART_FILE = "eval.png"
 SCHEMA_VERSION = 1
 
 Direction = Literal["higher", "lower"]

@@ -16,22 +16,47 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dndtune import __version__
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.baseline import Baseline, base_baseline, split_hash, suite_hash
 from dndtune.evaluate.evaluator import EvalOptions, evaluate
+from dndtune.evaluate.examples import load_jsonl
 from dndtune.evaluate.goals import Verdict, judge
-from dndtune.evaluate.report import EVAL_FILE, EvalReport, read_eval_file, write_eval_file
-from dndtune.events import Event, Level
+from dndtune.evaluate.open_model import open_runner
+from dndtune.evaluate.report import EvalReport, read_eval_file, write_eval_file
+from dndtune.events import Event, EventSink, Level
 from dndtune.hashing import sha256_file
-
-if TYPE_CHECKING:
-    from dndtune.pipeline import RunContext
+from dndtune.recipe.schema import EvaluateSection
+from dndtune.runs import RunLayout
 
 STAGE = "evaluate"
-EVAL_SPLIT = Path("dataset") / "eval.jsonl"
+
+
+@dataclass(frozen=True)
+class EvaluateInput:
+    """What the stage needs from the run: the exported file, the base model, the recipe's budget."""
+
+    layout: RunLayout
+    section: EvaluateSection
+    gguf: Path | None
+    """The file the export stage chose (``None`` when it made none)."""
+    gguf_sha256: str | None
+    """Its sha256 as the export recorded it (hashed again when missing)."""
+    base_model: Path
+    base_template: str
+    previous: dict[str, Any]
+    """The ``evaluate`` section of the previous ``run.json`` in this folder (``{}`` when none)."""
+    events: EventSink
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"skipped": self.reason}
 
 
 @dataclass(frozen=True)
@@ -72,32 +97,21 @@ def scores(report: EvalReport) -> dict[str, float | None]:
             "leak_rate": report.quality.leak_rate}
 
 
-def options_for(ctx: RunContext) -> EvalOptions:
-    section = ctx.recipe.evaluate
+def options_for(section: EvaluateSection) -> EvalOptions:
     return EvalOptions(max_tokens=section.max_tokens, max_turns=section.max_turns, regression=section.regression,
                        grammar=section.grammar)
 
 
-def baseline_options(ctx: RunContext) -> EvalOptions:
-    section = ctx.recipe.evaluate
+def baseline_options(section: EvaluateSection) -> EvalOptions:
     limits = [n for n in (section.max_turns, section.baseline_max_turns) if n is not None]
     return EvalOptions(max_tokens=section.max_tokens, max_turns=min(limits) if limits else None,
                        regression=section.regression, grammar=section.grammar)
 
 
-def exported_gguf(ctx: RunContext) -> Path | None:
-    """The file the export stage chose, when it made one."""
-    raw = getattr(ctx.export, "gguf", None)
-    if raw is None and hasattr(ctx.export, "as_dict"):
-        raw = ctx.export.as_dict().get("gguf")
-    path = Path(raw) if raw else None
-    return path if path is not None and path.is_file() else None
-
-
-def _skip(ctx: RunContext, why: str, *, level: Level = "warning") -> None:
-    ctx.events.emit(Event(STAGE, "evaluate.skipped", f"evaluation skipped: {why}", level=level,
+def _skip(run: EvaluateInput, why: str, *, level: Level = "warning") -> Skipped:
+    run.events.emit(Event(STAGE, "evaluate.skipped", f"evaluation skipped: {why}", level=level,
                           data={"reason": why}))
-    ctx.record["evaluate"] = {"skipped": why}
+    return Skipped(why)
 
 
 def _fingerprint(gguf_sha: str, split_digest: str, options: EvalOptions) -> str:
@@ -107,10 +121,9 @@ def _fingerprint(gguf_sha: str, split_digest: str, options: EvalOptions) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _previous_report(ctx: RunContext, fingerprint: str, eval_file: Path) -> EvalReport | None:
+def _previous_report(previous: dict[str, Any], fingerprint: str, eval_file: Path) -> EvalReport | None:
     """The model's report from the last run, when nothing it depends on changed since."""
-    previous = ctx.previous.get("evaluate")
-    if not isinstance(previous, dict) or previous.get("fingerprint") != fingerprint:
+    if previous.get("fingerprint") != fingerprint:
         return None
     try:
         stored = read_eval_file(eval_file)
@@ -124,60 +137,50 @@ def _previous_report(ctx: RunContext, fingerprint: str, eval_file: Path) -> Eval
     return report if report.created == created else None
 
 
-def evaluate_run(ctx: RunContext) -> EvaluateResult | None:
-    section = ctx.recipe.evaluate
+def evaluate_run(run: EvaluateInput) -> EvaluateResult | Skipped:
+    """Score ``run.gguf`` (and the base model) on the run's held-out split; :class:`Skipped` says why not."""
+    section = run.section
     if not section.enabled:
-        _skip(ctx, "evaluate.enabled is false in the recipe", level="info")
-        return None
-    gguf = exported_gguf(ctx)
+        return _skip(run, "evaluate.enabled is false in the recipe", level="info")
+    gguf = run.gguf if run.gguf is not None and run.gguf.is_file() else None
     if gguf is None:
-        _skip(ctx, "the export stage produced no GGUF")
-        return None
-    split = ctx.layout.root / EVAL_SPLIT
+        return _skip(run, "the export stage produced no GGUF")
+    split = run.layout.eval_split
     if not split.is_file() or not split.read_text(encoding="utf-8").strip():
-        _skip(ctx, f"no held-out conversations in {split} (set data.eval_fraction > 0)")
-        return None
-    from dndtune.evaluate.examples import load_jsonl
-    from dndtune.evaluate.runner import open_runner
-
-    options = options_for(ctx)
+        return _skip(run, f"no held-out conversations in {split} (set data.eval_fraction > 0)")
+    options = options_for(section)
     split_digest = split_hash(split)
-    export_record = ctx.record.get("export")
-    recorded_sha = export_record.get("sha256") if isinstance(export_record, dict) else None
-    gguf_sha = str(recorded_sha or sha256_file(gguf))
+    gguf_sha = run.gguf_sha256 or sha256_file(gguf)
     fingerprint = _fingerprint(gguf_sha, split_digest, options)
-    eval_file = ctx.layout.root / EVAL_FILE
-    report = _previous_report(ctx, fingerprint, eval_file)
+    eval_file = run.layout.eval_json
+    report = _previous_report(run.previous, fingerprint, eval_file)
     reused = report is not None
     if report is not None:
-        ctx.events.emit(Event(STAGE, "evaluate.cached", f"model unchanged since the last run: reusing {eval_file}",
+        run.events.emit(Event(STAGE, "evaluate.cached", f"model unchanged since the last run: reusing {eval_file}",
                               data={"path": str(eval_file)}))
     else:
         runner = open_runner(gguf, label=gguf.stem)
         try:
-            report = evaluate(runner, load_jsonl(split), options=options, events=ctx.events, source=str(split))
+            report = evaluate(runner, load_jsonl(split), options=options, events=run.events, source=str(split))
         finally:
             runner.close()
-    baseline = _baseline(ctx, split) if section.baseline else None
+    baseline = _baseline(run, split) if section.baseline else None
     reports = [report] if baseline is None else [report, baseline.report]
     write_eval_file(eval_file, reports, primary=report.model.label)
     verdict = judge(report, baseline.report if baseline is not None else None)
     result = EvaluateResult(report=report, baseline=baseline, verdict=verdict, eval_file=eval_file,
                             fingerprint=fingerprint, reused=reused)
-    ctx.record["evaluate"] = result.as_dict()
-    ctx.events.emit(Event(STAGE, "evaluate.goals", verdict.summary(),
+    run.events.emit(Event(STAGE, "evaluate.goals", verdict.summary(),
                           level="info" if not verdict.missed else "warning",
                           data={"rows": [r.as_dict() for r in verdict.rows], "eval_file": str(eval_file),
                                 "verdict": verdict.summary(), "model": report.model.label}))
     return result
 
 
-def _baseline(ctx: RunContext, split: Path) -> Baseline | None:
+def _baseline(run: EvaluateInput, split: Path) -> Baseline | None:
     """The base model's report; a base that cannot be run here is a warning, not a failed run."""
-    model = ctx.require("model")
-    template = ctx.templates.inference if ctx.templates is not None else model.profile.chat_template
     try:
-        return base_baseline(model.path, template, split, baseline_options(ctx), ctx.events)
+        return base_baseline(run.base_model, run.base_template, split, baseline_options(run.section), run.events)
     except DndtuneError as exc:
-        ctx.events.emit(Event(STAGE, "evaluate.baseline.failed", f"no base model scores: {exc}", level="warning"))
+        run.events.emit(Event(STAGE, "evaluate.baseline.failed", f"no base model scores: {exc}", level="warning"))
         return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from dndtune.atomic import atomic_path
+from dndtune.atomic import atomic_path, write_text_atomic
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink, NullSink
 from dndtune.export.process import last_error_line, run_process
@@ -128,8 +128,6 @@ def cached_conversion(folder: Path, out: Path) -> ConvertResult | None:
 
 
 def write_conversion_stamp(result: ConvertResult) -> None:
-    from dndtune.atomic import write_text_atomic
-
     write_text_atomic(result.path.with_suffix(".json"), json.dumps({
         "outtype": result.outtype, "seconds": result.seconds, "bytes": result.bytes,
         "source_fingerprint": result.source_fingerprint,

@@ -16,8 +16,9 @@ from dndtune.events import Event, EventSink
 from dndtune.export.manifest import QuantTry
 from dndtune.export.predict import ModelInfo, Prediction, embedding_fits, predict
 from dndtune.export.quantize import QuantizeResult
-from dndtune.export.quants import EMBEDDING_TYPES, Rung
-from dndtune.recipe.schema import format_size
+from dndtune.export.quants import Rung
+from dndtune.gguf.quant_types import EMBEDDING_TYPES
+from dndtune.units import format_size
 
 EMBEDDING_SHARE_FOR_RUNGS = 0.25
 """Add embedding rungs when the token embedding holds at least this share of the weights."""

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
 
-MANIFEST_NAME = "model.json"
 SCHEMA_VERSION = 1
 
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dndtune.errors import DndtuneError
-from dndtune.export.quants import UNQUANTIZED, Rung
+from dndtune.export.quants import Rung
+from dndtune.gguf.header import read_header
+from dndtune.gguf.quant_types import UNQUANTIZED
 
 _GGUF_ALIGNMENT = 32
 _NOT_QUANTIZED_MARKERS = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
@@ -102,7 +104,6 @@ class Prediction:
 
 def read_model_info(path: Path) -> ModelInfo:
     """Tensor shapes and the few hyperparameters llama.cpp's type choice depends on."""
-    from dndtune.export.gguf_header import read_header
 
     header = read_header(path)
     meta = header.metadata

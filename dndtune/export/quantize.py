@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
-from dndtune.export.process import run_llama_worker
+from dndtune.export.process import last_error_line, run_llama_worker
 from dndtune.export.quants import Rung
 
 
@@ -39,7 +39,6 @@ def quantize_gguf(src: Path, dst: Path, rung: Rung, *, threads: int | None = Non
             "prune_layers": list(prune_layers),
         }, what=f"quantizing to {rung.label}", path=src, timeout=timeout)
         if result.get("rc") != 0 or tmp.stat().st_size == 0:
-            from dndtune.export.process import last_error_line
 
             raise DndtuneError(f"quantizing to {rung.label} failed: {last_error_line(result.get('stderr_tail', ''))}",
                                path=str(src), fix="check free disk space; re-export to rebuild the f16 GGUF")

@@ -7,14 +7,13 @@ then checked against these ids separately.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dndtune.dataset.chat import Message
+from dndtune.dataset.records import read_jsonl
 from dndtune.errors import DndtuneError
-
-Message = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -32,27 +31,9 @@ class ScoredSequence:
 
 
 def load_conversations(path: Path, limit: int | None = None) -> list[Conversation]:
-    """Rows of a dataset ``*.jsonl`` (``{"messages": [...], "tools": [...]}``)."""
-    rows: list[Conversation] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DndtuneError(f"cannot read held-out conversations ({exc.strerror})", path=str(path)) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DndtuneError(f"not JSON ({exc.msg})", path=str(path), line=number,
-                               fix="rebuild the dataset (dndtune dataset)") from None
-        if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-            raise DndtuneError("row has no messages list", path=str(path), line=number,
-                               fix="rebuild the dataset (dndtune dataset)")
-        rows.append(Conversation(messages=row["messages"], tools=row.get("tools")))
-        if limit is not None and len(rows) >= limit:
-            break
-    return rows
+    """Conversations of a dataset ``*.jsonl`` (``{"messages": [...], "tools": [...]}``), at most ``limit``."""
+    return [Conversation(messages=row.messages, tools=row.tools)
+            for row in read_jsonl(path, what="held-out conversations", limit=limit)]
 
 
 class HfReference:

@@ -8,7 +8,6 @@ and every quantized try that is not the choice is deleted.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -19,16 +18,26 @@ from typing import Any
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink, NullSink
-from dndtune.export.ladder import LadderResult, NoFitError
-from dndtune.export.manifest import MANIFEST_NAME, ExportManifest, Perf, QuantTry, write_manifest
-from dndtune.export.prune import PruneResult
+from dndtune.export.bench import profile_for_target
+from dndtune.export.convert import cached_conversion, check_hf_folder, convert_hf_to_gguf, write_conversion_stamp
+from dndtune.export.ladder import LadderResult, NoFitError, expand_ladder, walk_ladder
+from dndtune.export.manifest import ExportManifest, Perf, QuantTry, read_manifest, write_manifest
+from dndtune.export.perplexity import dm_perplexity
+from dndtune.export.predict import predict, read_model_info
+from dndtune.export.prune import DEFAULT_TOLERANCE, PruneResult, prune_to_fit, pruned_info
+from dndtune.export.quantize import quantize_gguf
 from dndtune.export.quants import Rung
+from dndtune.export.reference import HfReference, load_conversations
 from dndtune.export.targets import ExportTarget, TargetKind, default_target, target_from_recipe
-from dndtune.recipe.schema import format_size
+from dndtune.export.toolchain import load_toolchain
+from dndtune.export.verify import build_prompts, verify_gguf
+from dndtune.gguf.file import read_gguf
+from dndtune.hashing import sha256_file
+from dndtune.models.profiles import profile_for_folder
+from dndtune.recipe.loader import load_recipe
+from dndtune.runs import RunLayout
+from dndtune.units import format_size
 
-EXPORT_DIR = "export"
-WORK_DIR = "export-work"
-F16_NAME = "model-f16.gguf"
 MAX_EVAL_CONVERSATIONS = 16
 MAX_EVAL_TOKENS = 1024
 
@@ -47,51 +56,41 @@ class ExportResult:
                 "gen_tps": m.perf.gen_tps if m.perf else None}
 
 
-def export_run(run: Any, target: ExportTarget | TargetKind | None = None, events: EventSink | None = None,
-               quant: str | None = None, *, size_limit: int | None = None, gate: float | None = None,
-               prune: bool = False, strict: bool = False, allow_drift: bool = False,
-               bench: bool = True) -> ExportResult:
-    """Export a run folder (or the pipeline's run context) for ``target``.
+def export_run(run: Path | RunLayout, target: ExportTarget | TargetKind | None = None,
+               events: EventSink | None = None, quant: str | None = None, *, merged: Path | None = None,
+               size_limit: int | None = None, gate: float | None = None, prune: bool = False,
+               strict: bool = False, allow_drift: bool = False, bench: bool = True) -> ExportResult:
+    """Export a run folder (``training-output/runs/NAME``) for ``target``.
 
-    ``run`` is a run folder (``training-output/runs/NAME``) or the pipeline's ``RunContext``
-    (its run folder, merged model, recipe target and event sink are used). ``quant`` forces one
+    ``target`` defaults to the run's ``recipe.yaml`` target (else the default mobile target);
+    ``merged`` to the run's ``merged/`` folder. ``quant`` forces one
     rung (``Q5_K_M``, ``Q4_0+emb=Q4_0``) instead of the ladder; ``gate`` enables the perplexity
     quality gate; ``prune`` allows layer pruning when nothing fits; ``strict`` makes the behaviour
     checks (stops at end of turn, parseable tool call) fatal; ``allow_drift`` accepts a file whose
     next-token distributions drift past its type's tolerance (the drift is still reported).
     """
-    if isinstance(run, (str, os.PathLike)):
-        run_dir, merged = Path(run), Path(run) / "merged"
-    else:
-        run_dir = Path(run.layout.root)
-        merged = Path(run.merged) if getattr(run, "merged", None) else run_dir / "merged"
-        if target is None:
-            target = target_from_recipe(run.recipe.target)
-        events = events or run.events
-    sink = events or NullSink()
-    resolved = _resolve_target(run_dir, target).with_overrides(size_limit=size_limit, quality_gate=gate,
-                                                                prune=prune or None)
-    return _Export(run_dir, merged, resolved, sink, quant, strict=strict, allow_drift=allow_drift,
-                   bench=bench).run()
+    layout = run if isinstance(run, RunLayout) else RunLayout(Path(run))
+    resolved = _resolve_target(layout, target).with_overrides(size_limit=size_limit, quality_gate=gate,
+                                                              prune=prune or None)
+    return _Export(layout, merged or layout.merged, resolved, events or NullSink(), quant, strict=strict,
+                   allow_drift=allow_drift, bench=bench).run()
 
 
-def _resolve_target(run_dir: Path, target: ExportTarget | TargetKind | None) -> ExportTarget:
+def _resolve_target(layout: RunLayout, target: ExportTarget | TargetKind | None) -> ExportTarget:
     if isinstance(target, ExportTarget):
         return target
-    recipe_path = run_dir / "recipe.yaml"
-    if recipe_path.is_file():
-        from dndtune.recipe.loader import load_recipe
-
-        section = load_recipe(str(recipe_path)).target
+    if layout.recipe.is_file():
+        section = load_recipe(str(layout.recipe)).target
         if target is None or section.kind == target:
             return target_from_recipe(section)
     return default_target(target or "mobile")
 
 
 class _Export:
-    def __init__(self, run_dir: Path, merged: Path, target: ExportTarget, events: EventSink, quant: str | None,
+    def __init__(self, layout: RunLayout, merged: Path, target: ExportTarget, events: EventSink, quant: str | None,
                  *, strict: bool, allow_drift: bool, bench: bool) -> None:
-        self.run_dir = run_dir
+        self.layout = layout
+        self.run_dir = layout.root
         self.merged = merged
         self.target = target
         self.events = events
@@ -99,16 +98,13 @@ class _Export:
         self.strict = strict
         self.allow_drift = allow_drift
         self.bench = bench
-        self.work = run_dir / WORK_DIR
+        self.work = layout.export_work
         self.timings: dict[str, float] = {}
 
     def emit(self, kind: str, message: str, **data: Any) -> None:
         self.events.emit(Event("export", kind, message, data=data))
 
     def run(self) -> ExportResult:
-        from dndtune.export.convert import check_hf_folder
-        from dndtune.export.toolchain import load_toolchain
-
         if not self.run_dir.is_dir():
             raise DndtuneError("run folder not found", path=str(self.run_dir),
                                fix="give a run folder (training-output/runs/NAME) or a run name")
@@ -121,19 +117,10 @@ class _Export:
             return self._export(toolchain)
         finally:
             for leftover in self.work.glob("*.gguf"):
-                if leftover.name != F16_NAME:
+                if leftover != self.layout.f16_gguf:
                     leftover.unlink(missing_ok=True)
 
     def _export(self, toolchain: Any) -> ExportResult:
-        from dndtune.export.bench import profile_for_target
-        from dndtune.export.ladder import expand_ladder, walk_ladder
-        from dndtune.export.perplexity import dm_perplexity
-        from dndtune.export.predict import read_model_info
-        from dndtune.export.quantize import quantize_gguf
-        from dndtune.export.reference import HfReference
-        from dndtune.export.verify import build_prompts, verify_gguf
-        from dndtune.models.profiles import profile_for_folder
-
         f16 = self._f16(toolchain)
         info = read_model_info(f16)
         rungs = [self.quant] if self.quant else expand_ladder(self.target.ladder, info,
@@ -187,10 +174,6 @@ class _Export:
 
     def _prune(self, info: Any, no_fit: NoFitError, f16: Path, sequences: list[Any], score: Any,
                threads: int) -> tuple[LadderResult, PruneResult]:
-        from dndtune.export.predict import predict
-        from dndtune.export.prune import DEFAULT_TOLERANCE, prune_to_fit, pruned_info
-        from dndtune.export.quantize import quantize_gguf
-
         if not sequences:
             raise DndtuneError(f"{no_fit.message}; pruning needs held-out conversations to measure layers on",
                                path=str(self.run_dir), fix="build the dataset with data.eval_fraction > 0")
@@ -220,9 +203,7 @@ class _Export:
                             perplexities={rung.label: outcome.base_perplexity}), outcome
 
     def _f16(self, toolchain: Any) -> Path:
-        from dndtune.export.convert import cached_conversion, convert_hf_to_gguf, write_conversion_stamp
-
-        target = self.work / F16_NAME
+        target = self.layout.f16_gguf
         cached = cached_conversion(self.merged, target)
         if cached is not None:
             self.timings["convert_s"] = 0.0
@@ -234,24 +215,18 @@ class _Export:
         return target
 
     def _conversations(self) -> list[Any]:
-        from dndtune.export.reference import load_conversations
-
-        for candidate in (self.run_dir / "dataset" / "eval.jsonl", self.run_dir / "eval.jsonl"):
-            if candidate.is_file():
-                return load_conversations(candidate, MAX_EVAL_CONVERSATIONS)
+        if self.layout.eval_split.is_file():
+            return load_conversations(self.layout.eval_split, MAX_EVAL_CONVERSATIONS)
         self.emit("export.no_eval", "no held-out eval.jsonl in the run: verifying on a built-in DM exchange, "
                                     "perplexity not reported")
         return []
 
     def _publish(self, chosen: Any, ladder: Any, report: Any, perf: Perf | None, toolchain: Any,
                  *, conversations_used: int, pruning: PruneResult | None) -> ExportResult:
-        from dndtune.export.gguf_file import read_gguf
-        from dndtune.hashing import sha256_file
-
         summary = read_gguf(chosen.path)
         sha = sha256_file(chosen.path)
         file_name = f"{self.run_dir.name}-{chosen.rung.label}.gguf"
-        run_record = _read_json(self.run_dir / "run.json")
+        run_record = self.layout.read_record()
         raw_model = run_record.get("model")
         model_record: dict[str, Any] = raw_model if isinstance(raw_model, dict) else {}
         manifest = ExportManifest(
@@ -290,32 +265,22 @@ class _Export:
             source={"merged": str(self.merged)},
             pruning=pruning.to_json() if pruning is not None else None,
         )
-        final_dir = self.run_dir / EXPORT_DIR
+        final_dir = self.layout.export
         with atomic_path(final_dir, is_dir=True) as tmp:
             os.replace(chosen.path, tmp / file_name)
-            write_manifest(tmp / MANIFEST_NAME, manifest)
+            write_manifest(tmp / self.layout.manifest.name, manifest)
             # Temp files are created private; the published export is an ordinary readable folder.
             tmp.chmod(0o755)
             for path in tmp.iterdir():
                 path.chmod(0o644)
-        result = ExportResult(gguf=final_dir / file_name, manifest_path=final_dir / MANIFEST_NAME, manifest=manifest)
+        result = ExportResult(gguf=final_dir / file_name, manifest_path=self.layout.manifest, manifest=manifest)
         self.emit("export.done", f"{file_name}: {chosen.bytes / 1e6:.1f} MB ({chosen.rung.label}) in {final_dir}",
                   **result.as_dict())
         return result
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def find_export(run_dir: Path) -> tuple[Path, ExportManifest]:
     """The exported GGUF and manifest of a run, checked against each other."""
-    from dndtune.export.manifest import read_manifest
-
-    manifest_path = run_dir / EXPORT_DIR / MANIFEST_NAME
-    manifest = read_manifest(manifest_path)
-    return run_dir / EXPORT_DIR / manifest.file, manifest
+    layout = RunLayout(run_dir)
+    manifest = read_manifest(layout.manifest)
+    return layout.export / manifest.file, manifest

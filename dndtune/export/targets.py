@@ -7,11 +7,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from dndtune.export.quants import Rung, parse_ladder
+from dndtune.gguf.quant_types import DESKTOP_LADDER, MOBILE_LADDER
 
 TargetKind = Literal["mobile", "desktop"]
 
-MOBILE_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0")
-DESKTOP_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0")
 
 
 @dataclass(frozen=True)

@@ -21,26 +21,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dndtune.dataset.chat import Message
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink, NullSink
 from dndtune.export.process import run_llama_worker
 from dndtune.export.quants import Rung
-from dndtune.export.reference import Conversation, HfReference, Message, ScoredSequence
-
-KL_TOLERANCE: dict[str, float] = {
-    "F32": 0.01, "F16": 0.01, "BF16": 0.02, "Q8_0": 0.03, "Q6_K": 0.06, "Q5_K_M": 0.1, "Q5_K_S": 0.12,
-    "Q5_1": 0.12, "Q5_0": 0.12, "Q4_K_M": 0.2, "Q4_K_S": 0.25, "Q4_1": 0.25, "Q4_0": 0.3, "IQ4_NL": 0.3,
-    "IQ4_XS": 0.3, "Q3_K_L": 0.5, "Q3_K_M": 0.6, "Q3_K_S": 0.8, "Q2_K": 1.2,
-}
-"""Mean KL(HF || GGUF) in nats allowed over the parity prompts, per file type."""
+from dndtune.export.reference import Conversation, HfReference, ScoredSequence
+from dndtune.gguf.quant_types import QUANT_TYPES
 
 MAX_NEW_TOKENS = 96
 
 
 def kl_tolerance(rung: Rung) -> float:
-    tolerance = KL_TOLERANCE[rung.quant]
+    """Mean KL(HF || GGUF) in nats allowed for ``rung``: its file type's, or its embedding type's if looser."""
+    tolerance = QUANT_TYPES[rung.quant].kl_tolerance
     if rung.embedding is not None:
-        tolerance = max(tolerance, KL_TOLERANCE[rung.embedding])
+        tolerance = max(tolerance, QUANT_TYPES[rung.embedding].kl_tolerance)
     return tolerance
 
 

@@ -7,13 +7,12 @@ the profile can parse back, and the special tokens the template and the export r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dndtune.errors import DndtuneError
-from dndtune.models.profiles import MODEL_TYPE_FAMILIES, SUPPORTED_ARCHITECTURES, ModelProfile
+from dndtune.models.profiles import MODEL_TYPE_FAMILIES, SUPPORTED_ARCHITECTURES, ModelProfile, read_config
 
 ROLL_TOOL: dict[str, Any] = {
     "type": "function",
@@ -100,10 +99,10 @@ def check_compat(path: Path, profile: ModelProfile, *, tokenizer: Any | None = N
     """
     problems: list[str] = []
     try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        return [f"cannot read {path / 'config.json'}: {exc}"]
-    model_type = config.get("model_type") if isinstance(config, dict) else None
+        config = read_config(path)
+    except DndtuneError as exc:
+        return [f"cannot read {path / 'config.json'}: {exc.message}"]
+    model_type = config.get("model_type")
     family = MODEL_TYPE_FAMILIES.get(str(model_type))
     if family is None:
         return [f"architecture {model_type!r} is not supported (supported: {SUPPORTED_ARCHITECTURES})"]

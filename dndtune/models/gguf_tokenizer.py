@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dndtune.gguf.header import read_header
+
 _CONTROL = 3
 """llama.cpp's LLAMA_TOKEN_TYPE_CONTROL."""
 
@@ -35,7 +37,6 @@ def gguf_control_tokens(gguf_path: Path) -> tuple[list[str], bool]:
     transformers' GGUF loader registers only bos/eos/unk/pad as special, so the chat markers
     would be split into ``<``, ``end``, ``_``...; llama.cpp treats every control token as one.
     """
-    from dndtune.export.gguf_header import read_header
 
     metadata = read_header(gguf_path, max_array=10_000_000).metadata
     tokens, types = metadata["tokenizer.ggml.tokens"], metadata["tokenizer.ggml.token_type"]

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from dndtune.dataset.chat import tools as dataset_tools
 from dndtune.errors import DndtuneError
 from dndtune.models.profiles import GEMMA_TOOLS, QWEN_TOOLS, Family, ModelProfile
 
@@ -76,7 +77,6 @@ def roll_grammar(profile: ModelProfile, tools: Sequence[Mapping[str, Any]] | Non
     reply measured in llama.cpp is constrained exactly as the app's is.
     """
     if tools is None:
-        from dndtune.dataset.chat import tools as dataset_tools
 
         tools = dataset_tools()
     return _cached_grammar(profile, json.dumps(list(tools), ensure_ascii=False))

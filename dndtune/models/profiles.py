@@ -308,20 +308,24 @@ def profile_from_config(config: Mapping[str, Any], *, name: str | None = None,
     return _qwen(label, family, hf_id, dims)
 
 
-def profile_for_folder(folder: Path, *, name: str | None = None) -> ModelProfile:
-    """Read ``folder/config.json`` and build its profile (see :func:`profile_from_config`)."""
-    config_path = folder / "config.json"
+def read_config(folder: Path) -> dict[str, Any]:
+    """``folder/config.json`` as a dict, or a one-line error naming the folder."""
+    path = folder / "config.json"
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except OSError:
-        raise DndtuneError("no config.json in the model folder", path=str(folder),
+        raise DndtuneError("not a model folder (no config.json)", path=str(folder),
                            fix="point base_model.name_or_path at a Hugging Face model folder") from None
     except json.JSONDecodeError as exc:
-        raise DndtuneError(f"config.json is not valid JSON ({exc.msg})", path=str(config_path),
-                           line=exc.lineno) from None
-    if not isinstance(config, dict):
-        raise DndtuneError("config.json is not a JSON object", path=str(config_path))
-    return profile_from_config(config, name=name)
+        raise DndtuneError(f"config.json is not valid JSON ({exc.msg})", path=str(path), line=exc.lineno) from None
+    if not isinstance(data, dict):
+        raise DndtuneError("config.json is not a JSON object", path=str(path))
+    return data
+
+
+def profile_for_folder(folder: Path, *, name: str | None = None) -> ModelProfile:
+    """Read ``folder/config.json`` and build its profile (see :func:`profile_from_config`)."""
+    return profile_from_config(read_config(folder), name=name)
 
 
 def with_dims_from_config(profile: ModelProfile, config: Mapping[str, Any]) -> ModelProfile:

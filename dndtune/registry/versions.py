@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from dndtune.evaluate.report import EvalFile, EvalReport, read_eval_file
-from dndtune.evaluate.targets import RunFolder, is_run_folder
 from dndtune.play.ratings import RatingSummary, summarize_ratings
 from dndtune.registry.store import PerfRecord, RegistryState
+from dndtune.runs import RunFolder, is_run_folder
 
 
 @dataclass(frozen=True)

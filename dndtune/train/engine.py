@@ -6,8 +6,9 @@ on the CPUs measured). It never runs on Apple MPS, and every path works without 
 
 Unsloth patches transformers, TRL and PEFT when it is imported, so it must be imported before
 any of them. This module therefore imports nothing heavy at module level: :func:`probe_facts`
-only asks torch about the device and looks Unsloth up with ``importlib.util.find_spec`` (which
-never executes it), :func:`select_engine` is a pure function of those facts, and
+reads :func:`dndtune.machine.probe_machine` (which asks torch about the device and looks Unsloth
+up with ``importlib.util.find_spec``, never executing it), :func:`select_engine` is a pure
+function of those facts, and
 :func:`activate_engine` performs the early import once the choice is made. A failing Unsloth
 import can leave half-patched libraries behind, so the automatic choice first checks in a
 child process that ``import unsloth`` succeeds (:func:`unsloth_imports_cleanly`) and never
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 import io
 import subprocess
 import sys
@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dndtune.errors import DndtuneError
+from dndtune.machine import Backend, MachineFacts, RequestedDtype, TrainDtype, is_installed, pick_dtype, probe_machine
 
 EngineName = Literal["unsloth", "trl"]
 RequestedEngine = Literal["auto", "unsloth", "trl"]
-Backend = Literal["cuda", "mps", "cpu"]
-TrainDtype = Literal["float32", "bfloat16", "float16"]
-RequestedDtype = Literal["auto", "float32", "bfloat16", "float16"]
 
 # Libraries Unsloth has to precede; importing it after them leaves some of its patches out.
 PATCHED_LIBRARIES = ("transformers", "trl", "peft")
@@ -39,7 +37,7 @@ PATCHED_LIBRARIES = ("transformers", "trl", "peft")
 
 @dataclass(frozen=True)
 class EngineFacts:
-    """What the machine offers, gathered without importing any optional engine."""
+    """The machine facts the engine choice depends on (``run.json`` records them as ``device``)."""
 
     backend: Backend
     device_name: str
@@ -47,6 +45,12 @@ class EngineFacts:
     bitsandbytes_installed: bool
     bf16_supported: bool
     """bfloat16 compute is native (Ampere+ GPU, or a CPU with AVX512-BF16 / AMX)."""
+
+    @classmethod
+    def from_machine(cls, machine: MachineFacts) -> EngineFacts:
+        return cls(backend=machine.backend, device_name=machine.device_name,
+                   unsloth_installed=machine.has("unsloth"), bitsandbytes_installed=machine.has("bitsandbytes"),
+                   bf16_supported=machine.bf16_supported)
 
 
 @dataclass(frozen=True)
@@ -64,47 +68,9 @@ class EngineChoice:
         return f"engine {self.name} on {self.backend} ({self.dtype}{quant}): {self.reason}"
 
 
-def is_installed(module: str) -> bool:
-    """True when ``module`` can be found; never imports it (Unsloth's import has side effects)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def probe_facts() -> EngineFacts:
-    """Ask torch about the device; look the optional engines up without importing them."""
-    import torch
-
-    if torch.cuda.is_available():
-        backend: Backend = "cuda"
-        device_name = torch.cuda.get_device_name(0)
-        bf16 = bool(torch.cuda.is_bf16_supported())
-    elif torch.backends.mps.is_available():
-        backend = "mps"
-        device_name = "Apple MPS"
-        # bf16 autograd on MPS is still incomplete for several ops; fp32 is the safe default there.
-        bf16 = False
-    else:
-        backend = "cpu"
-        device_name = "CPU"
-        bf16 = cpu_has_native_bf16()
-    return EngineFacts(
-        backend=backend,
-        device_name=device_name,
-        unsloth_installed=is_installed("unsloth"),
-        bitsandbytes_installed=is_installed("bitsandbytes"),
-        bf16_supported=bf16,
-    )
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: the CPU runs bf16 matmuls natively (elsewhere bf16 is emulated and slower)."""
-    import torch
-
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+    """Probe the machine (no optional engine is imported) and keep what the engine choice needs."""
+    return EngineFacts.from_machine(probe_machine())
 
 
 def select_engine(
@@ -167,11 +133,7 @@ def _select_dtype(requested: RequestedDtype, facts: EngineFacts) -> TrainDtype:
     if requested == "bfloat16" and facts.backend == "mps":
         raise DndtuneError("bfloat16 training is not reliable on Apple MPS",
                            fix="set base_model.dtype: auto or float32")
-    if requested != "auto":
-        return requested
-    if facts.backend == "cuda":
-        return "bfloat16" if facts.bf16_supported else "float16"
-    return "bfloat16" if facts.bf16_supported else "float32"
+    return pick_dtype(requested, facts.backend, facts.bf16_supported)
 
 
 def unsloth_imports_cleanly(timeout_s: float = 300.0) -> bool:

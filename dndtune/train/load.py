@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dndtune.errors import DndtuneError
-from dndtune.train.engine import EngineChoice, TrainDtype
+from dndtune.machine import TrainDtype
+from dndtune.train.engine import EngineChoice
 
 
 @dataclass(frozen=True)

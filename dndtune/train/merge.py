@@ -17,7 +17,7 @@ from typing import Any
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink, NullSink
-from dndtune.train.engine import TrainDtype
+from dndtune.machine import TrainDtype
 from dndtune.train.load import torch_dtype
 
 MERGE_INFO = "dndtune-merge.json"

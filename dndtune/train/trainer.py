@@ -14,19 +14,17 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, EventSink
-from dndtune.models.profiles import ToolFormat
 from dndtune.train.callbacks import EventCallback
 from dndtune.train.collate import LabelCheckingCollator
-from dndtune.train.engine import EngineChoice
-from dndtune.train.layout import RunLayout
-from dndtune.train.load import LoraSpec, load_for_training
+from dndtune.train.job import ModelSpec, TrainJob, TrainResult
+from dndtune.train.load import load_for_training
 from dndtune.train.loss import supports_masked_loss
 from dndtune.train.plot import write_loss_plot
 from dndtune.train.resume import checkpoint_step, decide_resume, write_key
@@ -41,86 +39,6 @@ from dndtune.train.tokenize import (
 )
 
 STAGE = "train"
-LrScheduler = str
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What training needs to know about the base model."""
-
-    path: Path
-    chat_template: str | None
-    """Template to render with (the profile's); ``None`` keeps the tokenizer's own."""
-    end_of_turn: str | None
-    target_modules: tuple[str, ...]
-    tool_format: ToolFormat | None = None
-    """How the family writes a tool call: where :attr:`Hyperparameters.decision_loss_weight` applies."""
-
-
-@dataclass(frozen=True)
-class Hyperparameters:
-    """The ``train`` section of a recipe, as the engine consumes it."""
-
-    epochs: float = 3.0
-    max_steps: int | None = None
-    lr: float = 2e-4
-    lr_scheduler: LrScheduler = "cosine"
-    warmup_ratio: float = 0.05
-    batch_size: int = 1
-    grad_accum: int = 4
-    seed: int = 42
-    save_steps: int = 50
-    eval_steps: int = 25
-    logging_steps: int = 1
-    early_stopping_patience: int | None = 3
-    gradient_checkpointing: bool = True
-    save_total_limit: int = 3
-    weight_decay: float = 0.0
-    decision_loss_weight: float = 1.0
-
-    @classmethod
-    def from_section(cls, section: Any) -> Hyperparameters:
-        """From a recipe's ``TrainSection`` (any object with the same attribute names)."""
-        names = cls.__dataclass_fields__
-        return cls(**{name: getattr(section, name) for name in names})
-
-
-@dataclass(frozen=True)
-class TrainJob:
-    model: ModelSpec
-    lora: LoraSpec
-    hparams: Hyperparameters
-    max_seq_length: int
-    layout: RunLayout
-    engine: EngineChoice
-    resume: bool | None = None
-    """``None``: continue from a matching checkpoint when there is one; ``True``/``False``: force."""
-
-
-@dataclass
-class TrainResult:
-    status: Literal["completed", "stopped"]
-    step: int
-    max_steps: int
-    adapter_dir: Path | None
-    checkpoint: Path | None
-    resumed_from_step: int | None
-    final_loss: float | None
-    best_eval_loss: float | None
-    early_stopped: bool
-    seconds: float
-    train_labels: dict[str, Any]
-    eval_labels: dict[str, Any] | None
-    resume_key: str
-    engine: str
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("history")
-        for key in ("adapter_dir", "checkpoint"):
-            data[key] = None if data[key] is None else str(data[key])
-        return data
 
 
 def load_tokenizer(spec: ModelSpec) -> Any:

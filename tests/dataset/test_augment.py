@@ -8,18 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dndtune.dataset.augment import (
-    AugmentOptions,
-    all_text,
-    augment_once,
-    augment_scenario,
-    rephrase,
-    reroll,
-    reroll_dice,
-    swap_characters,
-    swap_setting,
-    vary_dialogue,
-)
+from dndtune.dataset.augment import AugmentOptions, augment_once, augment_scenario
+from dndtune.dataset.augment.characters import swap_characters
+from dndtune.dataset.augment.dialogue import rephrase, vary_dialogue
+from dndtune.dataset.augment.dice import reroll, reroll_dice
+from dndtune.dataset.augment.setting import swap_setting
+from dndtune.dataset.augment.text import all_text
 from dndtune.dataset.wordswap import WordSwap, contains_word
 from dndtune.scenario.dice import outcome_for
 from dndtune.scenario.models import Outcome, RollResult, Scenario, TurnRole

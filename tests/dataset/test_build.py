@@ -40,7 +40,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 
 
 def test_dataset_columns_and_counts(built) -> None:  # type: ignore[no-untyped-def]
-    assert built.train.column_names == list(COLUMNS) == built.eval.column_names
+    assert all(list(row) == list(COLUMNS) for row in [*built.train, *built.eval])
     stats = built.stats
     shipped = len(list(TRAINING_DATA.glob("*/*.md")))
     held = round(shipped * 0.15)  # eval_fraction, whole scenarios
@@ -49,14 +49,14 @@ def test_dataset_columns_and_counts(built) -> None:  # type: ignore[no-untyped-d
     # Two augmented copies per training scenario (the default), none for held-out ones.
     assert len(built.train) == stats.train_examples == 3 * stats.train_scenarios
     assert len(built.eval) == stats.eval_examples == held
-    assert sum(built.train["augmented"]) == stats.augmented_examples == 2 * stats.train_scenarios
-    assert set(built.train["category"]) == set(stats.scenarios_per_category)
+    assert sum(row["augmented"] for row in built.train) == stats.augmented_examples == 2 * stats.train_scenarios
+    assert {row["category"] for row in built.train} == set(stats.scenarios_per_category)
 
 
 def test_no_held_out_scenario_reaches_training(built) -> None:  # type: ignore[no-untyped-def]
-    held = set(built.eval["scenario"])
-    assert held and held.isdisjoint(built.train["scenario"])
-    assert not any(built.eval["augmented"])
+    held = {row["scenario"] for row in built.eval}
+    assert held and held.isdisjoint(row["scenario"] for row in built.train)
+    assert not any(row["augmented"] for row in built.eval)
 
 
 def test_jsonl_round_trip(built) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +66,7 @@ def test_jsonl_round_trip(built) -> None:  # type: ignore[no-untyped-def]
         for line, row in zip(lines, dataset, strict=True):
             record = json.loads(line)
             assert list(record) == ["messages", "tools"]
-            # What Arrow gives back equals what the JSONL holds: no keys lost or invented.
+            # What training reads equals what the JSONL holds: no keys lost or invented.
             assert record["messages"] == row["messages"]
             assert record["tools"] == row["tools"] == tools()
     saved = json.loads(built.stats_path.read_text(encoding="utf-8"))
@@ -74,8 +74,8 @@ def test_jsonl_round_trip(built) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_dataset_rows_render_through_the_template(built) -> None:  # type: ignore[no-untyped-def]
-    rows = built.train.select(range(5))
-    rendered, _ = render_jinja_template(list(rows["messages"]), tools=rows[0]["tools"],
+    rows = built.train[:5]
+    rendered, _ = render_jinja_template([row["messages"] for row in rows], tools=rows[0]["tools"],
                                         chat_template=QWEN_TEMPLATE)
     assert all("<tool_call>\n{\"name\": \"roll\", \"arguments\": {\"skill\": " in text for text in rendered)
 
@@ -92,7 +92,7 @@ def test_no_augment_and_caps(tmp_path: Path) -> None:
                                    categories={"rest": 0.0}), NullSink())
     per_category = result.stats.train_examples_per_category
     assert "rest" not in per_category and max(per_category.values()) == 2
-    assert not any(result.train["augmented"])
+    assert not any(row["augmented"] for row in result.train)
 
 
 def _corpus(root: Path, files: dict[str, str]) -> Path:
@@ -125,7 +125,7 @@ def test_missing_or_empty_folder(tmp_path: Path) -> None:
 def test_single_scenario_has_empty_eval(tmp_path: Path) -> None:
     data = _corpus(tmp_path / "data", {"combat/a.md": SMALL})
     result = build_dataset(_config(tmp_path, scenarios_dir=data, augment_copies=1), NullSink())
-    assert len(result.eval) == 0 and result.eval.column_names == list(COLUMNS)
+    assert result.eval == []
     assert len(result.train) == 2
     assert result.jsonl_paths["eval"].read_text() == ""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dndtune.cli.main import main
-from dndtune.dataset.config import DatasetConfig
+from dndtune.pipeline.configs import dataset_config
 from dndtune.recipe.schema import Recipe
 from tests.dataset.conftest import TRAINING_DATA
 
@@ -46,14 +46,14 @@ def test_config_from_recipe() -> None:
                  "split_seed": 5, "max_seq_length": 2048},
         "output": {"dir": "runs", "run_name": "demo"},
     })
-    config = DatasetConfig.from_recipe(recipe)
+    config = dataset_config(recipe)
     assert config.scenarios_dir == Path("my-data")
-    assert config.output_dir == Path("runs/demo/dataset")
+    assert config.output_dir == Path("runs/runs/demo/dataset")
     assert config.categories == {"combat": 2.0} and config.max_per_category == 9
     assert (config.augment_copies, config.augment_seed, config.augment_dice) == (4, 11, False)
     assert config.augment_options.names and not config.augment_options.dice
     assert (config.eval_fraction, config.split_seed, config.max_seq_length) == (0.2, 5, 2048)
-    assert DatasetConfig.from_recipe(recipe, output_dir=Path("x")).output_dir == Path("x")
+    assert dataset_config(recipe, output_dir=Path("x")).output_dir == Path("x")
     off = Recipe.model_validate({"base_model": {"profile": "gemma-3-270m"},
                                  "data": {"augment": {"enabled": False}}})
-    assert DatasetConfig.from_recipe(off).copies == 0
+    assert dataset_config(off).copies == 0

@@ -12,11 +12,11 @@ from dndtune.deploy.cactus_convert import cactus_cli, convert
 from dndtune.deploy.cactus_engine import CactusRunner, engine_library
 from dndtune.deploy.install import install_bundle
 from dndtune.errors import DndtuneError
-from dndtune.evaluate.targets import RunFolder
 from dndtune.hashing import sha256_file
 from dndtune.models.grammar import GRAMMAR_FILE, roll_grammar
 from dndtune.models.llama_grammar import check_grammar
 from dndtune.models.profiles import get_profile
+from dndtune.runs import RunFolder
 from tests.evaluate.models import TinyModels, make_run
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dndtune.env.doctor import EnvReport, GpuInfo
+from dndtune.env.environment import EnvReport
+from dndtune.machine import GpuInfo
 
 GB = 10**9
 

@@ -7,18 +7,12 @@ from typing import Any
 
 import pytest
 
-from dndtune.env.doctor import (
-    WARN_FRACTION,
-    DoctorReport,
-    check_environment,
-    check_recipe,
-    check_run,
-    collect_environment,
-    disk_needed,
-    memory_check,
-    worst,
-)
+from dndtune.env.checks import check_environment, check_recipe, disk_needed
+from dndtune.env.doctor import check_run
+from dndtune.env.environment import collect_environment
 from dndtune.env.memory import estimate_peak_memory
+from dndtune.env.memory_fit import WARN_FRACTION, memory_check
+from dndtune.env.report import Check, DoctorReport, worst
 from dndtune.errors import DndtuneError
 from dndtune.events import ListSink
 from dndtune.models.profiles import get_profile
@@ -151,8 +145,6 @@ def test_check_run_reports_and_refuses(tmp_path: Path, tiny_folder: Path) -> Non
 
 
 def test_worst() -> None:
-    from dndtune.env.doctor import Check
-
     assert worst([Check("a", "pass", "")]) == "pass"
     assert worst([Check("a", "pass", ""), Check("b", "warn", "")]) == "warn"
     assert worst([Check("a", "fail", ""), Check("b", "warn", "")]) == "fail"

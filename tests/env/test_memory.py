@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dndtune.env.memory import estimate_peak_memory, pick_dtype
+from dndtune.env.memory import estimate_peak_memory
 from dndtune.models.profiles import get_profile, profile_from_config
 from dndtune.recipe.schema import Recipe
 
@@ -26,15 +26,6 @@ def recipe(**sections: Any) -> Recipe:
 
 def total(r: Recipe, backend: str = "cpu", profile: str = "gemma-3-270m") -> int:
     return estimate_peak_memory(r, get_profile(profile), backend=backend, bf16_supported=True).total  # type: ignore[arg-type]
-
-
-def test_pick_dtype() -> None:
-    assert pick_dtype("auto", "cuda", True) == "bfloat16"
-    assert pick_dtype("auto", "cuda", False) == "float16"
-    assert pick_dtype("auto", "cpu", True) == "bfloat16"
-    assert pick_dtype("auto", "cpu", False) == "float32"
-    assert pick_dtype("auto", "mps", True) == "float32"
-    assert pick_dtype("float16", "cpu", False) == "float16"
 
 
 def test_estimate_moves_the_right_way() -> None:

@@ -98,7 +98,7 @@ def test_turns_the_template_rejects_are_counted_not_crashed() -> None:
 
 
 def test_end_to_end_on_the_tiny_gguf(tiny: TinyModels) -> None:
-    from dndtune.evaluate.runner import LlamaCppRunner
+    from dndtune.evaluate.llama_runner import LlamaCppRunner
 
     runner = LlamaCppRunner(tiny.gguf)
     report = evaluate(runner, EXAMPLES, options=EvalOptions(max_tokens=8, regression_cases=load_cases()[:3]))

@@ -9,8 +9,9 @@ from dndtune.dataset.build import build_dataset
 from dndtune.dataset.config import DatasetConfig
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.examples import dm_turns, load_jsonl, load_scenario_folder, party_names
-from dndtune.evaluate.targets import find_run, resolve_target
+from dndtune.evaluate.targets import resolve_target
 from dndtune.events import NullSink
+from dndtune.runs import find_run
 from tests.evaluate.models import TinyModels, make_run
 from tests.evaluate.samples import roll_conversation
 

@@ -9,7 +9,10 @@ import pytest
 from dndtune.dataset.chat import tools
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.examples import EvalExample, dm_turns
-from dndtune.evaluate.runner import GenerationSettings, HFRunner, LlamaCppRunner, ModelRunner, open_runner
+from dndtune.evaluate.hf_runner import HFRunner
+from dndtune.evaluate.llama_runner import LlamaCppRunner
+from dndtune.evaluate.open_model import open_runner
+from dndtune.evaluate.runner import GenerationSettings, ModelRunner
 from tests.evaluate.models import TinyModels
 from tests.evaluate.samples import roll_conversation
 

@@ -10,7 +10,6 @@ import json
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,11 +19,12 @@ from dndtune.evaluate.baseline import base_baseline
 from dndtune.evaluate.evaluator import EvalOptions
 from dndtune.evaluate.report import read_eval_file
 from dndtune.events import ListSink
-from dndtune.export.gguf_file import read_gguf
-from dndtune.export.gguf_header import read_header, with_string_metadata
+from dndtune.gguf.file import read_gguf
+from dndtune.gguf.header import read_header, with_string_metadata
 from dndtune.models.profiles import get_profile
 from dndtune.models.resolve import PROVENANCE_FILE, ResolvedModel
-from dndtune.pipeline import Pipeline, PipelineResult, RunContext, Stage, build_pipeline, evaluate_stage
+from dndtune.pipeline import Pipeline, PipelineResult, RunContext, Stage, build_pipeline
+from dndtune.pipeline.stages import evaluate_stage
 from dndtune.recipe.loader import parse_recipe
 from tests.evaluate.models import PROFILE, TinyModels
 from tests.evaluate.samples import eval_jsonl_lines
@@ -171,9 +171,12 @@ class FakeGgufPackage:
 
 
 def test_a_base_converted_from_a_gguf_is_scored_as_that_gguf_with_the_runs_template(
-        tiny: TinyModels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_cache: Path) -> None:
+        tiny: TinyModels, tmp_path: Path, private_cache: Path) -> None:
     package = FakeGgufPackage(tiny.gguf)
-    monkeypatch.setattr("dndtune.evaluate.baseline.pypi_gguf_package", lambda: package)
+
+    def found() -> FakeGgufPackage:
+        return package
+
     folder = tmp_path / "converted"
     folder.mkdir()
     (folder / PROVENANCE_FILE).write_text(json.dumps({"source": "pypi-gguf", "package": "fake"}))
@@ -182,29 +185,29 @@ def test_a_base_converted_from_a_gguf_is_scored_as_that_gguf_with_the_runs_templ
     template = "{#- the run's template -#}\n" + get_profile(PROFILE).chat_template
     options = EvalOptions(max_tokens=8, max_turns=2, regression=False)
 
-    first = base_baseline(folder, template, split, options, ListSink())
+    first = base_baseline(folder, template, split, options, ListSink(), gguf_package=found)
     assert not first.cached and first.report.model.kind == "gguf" and first.report.data.evaluated_turns == 2
     assert read_gguf(Path(first.report.model.path)).chat_template == template
     assert Path(first.report.model.path).parent == private_cache / "baselines" / "models"
 
-    again = base_baseline(folder, template, split, options, ListSink())
+    again = base_baseline(folder, template, split, options, ListSink(), gguf_package=found)
     assert again.cached and again.report == first.report and package.assembled == 1
-    other = base_baseline(folder, template + " ", split, options, ListSink())
+    other = base_baseline(folder, template + " ", split, options, ListSink(), gguf_package=found)
     assert not other.cached and package.assembled == 2
     # Unconstrained figures differ from constrained ones: they are computed and cached apart.
-    free = base_baseline(folder, template, split, replace(options, grammar=False), ListSink())
+    unconstrained = replace(options, grammar=False)
+    free = base_baseline(folder, template, split, unconstrained, ListSink(), gguf_package=found)
     assert not free.cached and free.report.grammar == "off" and first.report.grammar == "applied"
-    assert base_baseline(folder, template, split, replace(options, grammar=False), ListSink()).cached
+    assert base_baseline(folder, template, split, unconstrained, ListSink(), gguf_package=found).cached
 
 
 def test_the_recipe_grammar_switch_reaches_both_evaluations_and_the_fingerprint() -> None:
     from dndtune.evaluate.stage import _fingerprint, baseline_options, options_for
 
-    def context(**evaluate: Any) -> Any:
-        recipe = parse_recipe(json.dumps({"base_model": {"profile": PROFILE}, "evaluate": evaluate}))
-        return SimpleNamespace(recipe=recipe)
+    def section(**evaluate: Any) -> Any:
+        return parse_recipe(json.dumps({"base_model": {"profile": PROFILE}, "evaluate": evaluate})).evaluate
 
-    on, off = context(), context(grammar=False)
+    on, off = section(), section(grammar=False)
     assert options_for(on).grammar and baseline_options(on).grammar
     assert not options_for(off).grammar and not baseline_options(off).grammar
     assert _fingerprint("sha", "split", options_for(on)) != _fingerprint("sha", "split", options_for(off))

@@ -9,11 +9,11 @@ from gguf import GGUFReader
 
 from dndtune.errors import DndtuneError
 from dndtune.export.convert import convert_hf_to_gguf
-from dndtune.export.gguf_file import check_sha256, read_gguf
 from dndtune.export.predict import predict, read_model_info
 from dndtune.export.quantize import quantize_gguf
 from dndtune.export.quants import Rung
 from dndtune.export.toolchain import Toolchain
+from dndtune.gguf.file import check_sha256, read_gguf
 from dndtune.hashing import sha256_file
 from tests.fixtures.tiny_models import profile_for
 
@@ -98,7 +98,7 @@ def test_interrupted_quantize_leaves_nothing(gemma_f16: Path, tmp_path: Path) ->
 
 
 def test_header_reader_agrees_with_gguf_py(gemma_f16: Path) -> None:
-    from dndtune.export.gguf_header import SkippedArray, read_header
+    from dndtune.gguf.header import SkippedArray, read_header
 
     header = read_header(gemma_f16, max_array=16)  # small enough to skip the tiny vocabulary
     reader = GGUFReader(gemma_f16)

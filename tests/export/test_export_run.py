@@ -10,12 +10,12 @@ import pytest
 from dndtune.cli.main import main
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, ListSink
-from dndtune.export.gguf_file import read_gguf
 from dndtune.export.predict import predict, read_model_info
 from dndtune.export.quants import Rung
 from dndtune.export.run import export_run
 from dndtune.export.targets import default_target
 from dndtune.export.toolchain import LLAMA_CPP_PYTHON_VERSION, Toolchain
+from dndtune.gguf.file import read_gguf
 from dndtune.hashing import sha256_file
 from tests.export.conftest import make_run
 
@@ -122,17 +122,16 @@ def test_missing_merged_model_is_a_user_error(tmp_path: Path) -> None:
         export_run(tmp_path / "run", "mobile", ListSink())
 
 
-def test_pipeline_context_is_accepted(memorized_hf: Path, toolchain: Toolchain, tmp_path: Path) -> None:
-    """The pipeline's export stage passes its RunContext: run folder, merged model, recipe target, events."""
-    from types import SimpleNamespace
-
+def test_the_pipeline_stage_input_is_accepted(memorized_hf: Path, toolchain: Toolchain, tmp_path: Path) -> None:
+    """What the pipeline's export stage passes: the run layout, the recipe's target, its sink, the merged folder."""
+    from dndtune.export.targets import target_from_recipe
     from dndtune.recipe.schema import TargetSection
+    from dndtune.runs import RunLayout
 
     run = make_run(tmp_path, memorized_hf)
     events = ListSink()
-    context = SimpleNamespace(layout=SimpleNamespace(root=run), merged=run / "merged", events=events,
-                              recipe=SimpleNamespace(target=TargetSection(size_limit="5MB", quant_ladder=["Q5_0"])))
-    result = export_run(context, bench=False)
+    target = target_from_recipe(TargetSection(size_limit="5MB", quant_ladder=["Q5_0"]))
+    result = export_run(RunLayout(run), target, events, merged=run / "merged", bench=False)
     assert result.manifest.quant == "Q5_0" and result.manifest.size_limit == 5_000_000
     assert result.as_dict()["quant"] == "Q5_0"
     assert events.kinds()[-1] == "export.done"

@@ -8,13 +8,13 @@ import pytest
 
 from dndtune.errors import DndtuneError
 from dndtune.events import ListSink
-from dndtune.export.gguf_file import read_gguf
 from dndtune.export.predict import predict, read_model_info
 from dndtune.export.prune import pruned_info
 from dndtune.export.quantize import quantize_gguf
 from dndtune.export.quants import Rung
 from dndtune.export.run import export_run
 from dndtune.export.toolchain import Toolchain
+from dndtune.gguf.file import read_gguf
 from tests.export.conftest import make_run
 
 

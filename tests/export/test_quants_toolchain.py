@@ -12,20 +12,25 @@ import pytest
 
 from dndtune.errors import DndtuneError
 from dndtune.export import toolchain as tc
-from dndtune.export.quants import FILE_TYPES, LEGACY_TYPES, Rung, parse_ladder
-from dndtune.recipe.schema import QUANT_TYPES
+from dndtune.export.quants import Rung, parse_ladder
+from dndtune.gguf.quant_types import EMBEDDING_TYPES, LEGACY_TYPES, QUANT_TYPES, UNQUANTIZED
 
 
 def test_file_type_numbers_match_gguf_py() -> None:
-    for name, (ftype, default) in FILE_TYPES.items():
+    for name, row in QUANT_TYPES.items():
         member = "ALL_F32" if name == "F32" else f"MOSTLY_{name}"
-        assert int(gguf.LlamaFileType[member]) == ftype, name
-        assert default in gguf.GGMLQuantizationType.__members__, default
+        assert row.name == name
+        assert int(gguf.LlamaFileType[member]) == row.ftype, name
+        assert row.tensor_type in gguf.GGMLQuantizationType.__members__, row.tensor_type
 
 
-def test_every_recipe_quant_is_exportable_and_legacy_types_exist() -> None:
-    assert set(QUANT_TYPES) <= set(FILE_TYPES)
-    assert set(LEGACY_TYPES) <= set(FILE_TYPES)
+def test_derived_type_lists_run_finest_first() -> None:
+    assert UNQUANTIZED == ("F32", "F16", "BF16")
+    assert LEGACY_TYPES == ("Q8_0", "Q5_0", "Q4_0")
+    assert EMBEDDING_TYPES == ("Q8_0", "Q6_K", "Q5_0", "Q4_0")
+    # Coarser types get fewer bits and a looser drift tolerance, so the table's order is a ladder's.
+    rows = [row for row in QUANT_TYPES.values() if row.quantized]
+    assert [r.kl_tolerance for r in rows] == sorted(r.kl_tolerance for r in rows)
 
 
 def test_rung_parsing() -> None:

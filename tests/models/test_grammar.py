@@ -19,9 +19,10 @@ import pytest
 
 from dndtune.dataset.chat import scenario_to_messages, tools
 from dndtune.errors import DndtuneError
+from dndtune.evaluate.llama_runner import LlamaCppRunner
 from dndtune.evaluate.regression import load_cases
 from dndtune.evaluate.render import ChatRenderer
-from dndtune.evaluate.runner import GenerationSettings, LlamaCppRunner
+from dndtune.evaluate.runner import GenerationSettings
 from dndtune.events import NullSink
 from dndtune.models.grammar import GRAMMAR_FILE, MAX_CALLS, reply_grammar, roll_grammar
 from dndtune.models.llama_grammar import GrammarConstraint, check_grammar

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from dndtune.recipe.schema import PROFILE_NAMES, Recipe, format_size, parse_size
+from dndtune.recipe.schema import PROFILE_NAMES, Recipe
+from dndtune.units import format_size, parse_size
 
 
 def recipe(**sections: Any) -> Recipe:

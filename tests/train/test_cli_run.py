@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from dndtune import pipeline
 from dndtune.cli.main import main
 from dndtune.cli.run import RunConsole, stop_on_interrupt, summary
 from dndtune.events import Event, ListSink
@@ -48,12 +47,11 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tiny_qwen2: Path, tmp_path: 
     assert not (tmp_path / "out").exists()
 
 
-def test_headless_run_ends_with_a_summary(tiny_qwen2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_headless_run_ends_with_a_summary(tiny_qwen2: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     # Export has its own tests and needs llama.cpp's converter; this checks the run up to the merge.
-    monkeypatch.setattr(pipeline, "DEFAULT_STAGES", tuple(s for s in pipeline.DEFAULT_STAGES if s.name != "export"))
     recipe = write_recipe(tmp_path / "r.yaml", tiny_qwen2, tmp_path / "out")
-    assert main(["--recipe", str(recipe)]) == 0
+    assert main(["--recipe", str(recipe), "--until", "merge"]) == 0
     captured = capsys.readouterr()
     run_dir = tmp_path / "out" / "runs" / "cli"
     assert f"run cli: completed  ({run_dir})" in captured.out
@@ -106,3 +104,17 @@ def test_summary_names_every_output(tmp_path: Path) -> None:
     assert f"merged    {ctx.layout.merged}" in text
     assert "gguf      /runs/demo/export/demo-Q8_0.gguf (Q8_0, 299.8 MB)" in text
     assert "wall time 1m01s" in text
+
+
+def test_until_runs_the_first_stages_only(tiny_qwen2: Path, tmp_path: Path) -> None:
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_qwen2, tmp_path / "out")
+    assert main(["--recipe", str(recipe), "--until", "doctor"]) == 0
+    record = json.loads((tmp_path / "out" / "runs" / "cli" / "run.json").read_text())
+    assert record["status"] == "completed" and list(record["stages"]) == ["doctor"]
+
+
+def test_an_unknown_stage_is_one_clear_error(tiny_qwen2: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = write_recipe(tmp_path / "r.yaml", tiny_qwen2, tmp_path / "out")
+    assert main(["--recipe", str(recipe), "--stages", "doctor,polish"]) == 1
+    assert "unknown stage(s): polish" in capsys.readouterr().err

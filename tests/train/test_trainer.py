@@ -13,9 +13,10 @@ from safetensors.torch import load_file
 
 from dndtune.errors import DndtuneError
 from dndtune.events import Event, ListSink
+from dndtune.runs import RunLayout
 from dndtune.train.collate import LabelCheckingCollator
-from dndtune.train.layout import RunLayout
-from dndtune.train.trainer import TrainResult, train_adapter
+from dndtune.train.job import TrainResult
+from dndtune.train.trainer import train_adapter
 from tests.fixtures.tiny_models import EVAL, TRAIN, conversation, tiny_job
 
 

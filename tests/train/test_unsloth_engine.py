@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dndtune.train.engine import is_installed
+from dndtune.machine import is_installed
 
 SCRIPT = textwrap.dedent("""
     import json, sys

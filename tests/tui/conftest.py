@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dndtune.env.doctor import EnvReport
+from dndtune.env.environment import EnvReport
 from dndtune.pipeline import Stage
 from tui.app import DndtuneApp, make_app
 from tui.settings import TuiSettings

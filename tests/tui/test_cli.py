@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dndtune.cli import tui as tui_command
-from dndtune.cli.main import build_parser, main
+from dndtune.cli.main import build_parser
+from tui import launch
+from tui.launch import main
 
 
 def test_bare_dndtune_without_a_terminal_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -19,12 +20,13 @@ def test_bare_dndtune_without_a_terminal_prints_help(capsys: pytest.CaptureFixtu
 
 
 def test_tui_subcommand_options() -> None:
-    args = build_parser().parse_args(["tui", "--scenarios", "my-data", "--recipe", "mobile", "--screen", "train",
-                                      "--no-watch"])
-    assert args.func is tui_command.run
+    parser = build_parser(extra_commands=(launch.register,))
+    args = parser.parse_args(["tui", "--scenarios", "my-data", "--recipe", "mobile", "--screen", "train",
+                              "--no-watch"])
+    assert args.func is launch.run
     assert (args.scenarios, args.tui_recipe, args.screen, args.no_watch) == (Path("my-data"), "mobile", "train",
                                                                              True)
-    defaults = build_parser().parse_args(["tui"])
+    defaults = parser.parse_args(["tui"])
     assert (defaults.scenarios, defaults.tui_recipe, defaults.screen) == (Path("training-data"), None, "environment")
 
 
@@ -33,3 +35,9 @@ def test_the_library_does_not_import_the_tui() -> None:
             "print(any(m == 'tui' or m.startswith('tui.') or m.startswith('textual') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_library_cli_has_no_tui_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["tui"])
+    assert "invalid choice: 'tui'" in capsys.readouterr().err

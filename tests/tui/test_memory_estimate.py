@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dndtune.env.doctor import memory_check
+from dndtune.env.memory_fit import memory_check
 from dndtune.models.profiles import get_profile
 from dndtune.recipe.loader import parse_recipe
 from tests.tui.conftest import fake_environment

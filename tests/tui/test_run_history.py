@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dndtune.train.layout import RunLayout
+from dndtune.runs import RunLayout
 from tests.tui.conftest import build_app, write_project
 from tui.run_history import load_previous_run
 from tui.run_state import RunState

@@ -12,7 +12,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from dndtune.env.doctor import Check, EnvReport, check_environment, check_recipe
+from dndtune.env.checks import check_environment, check_recipe
+from dndtune.env.environment import EnvReport
+from dndtune.env.report import Check
 from dndtune.recipe.schema import Recipe
 from tui.screens.base import DndtuneScreen
 from tui.widgets.environment.checklist import Checklist, summary_text

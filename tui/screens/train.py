@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import RichLog, Static
 
-from dndtune.env.doctor import EnvReport
+from dndtune.env.environment import EnvReport
 from tui.messages import RunUpdated
 from tui.screens.base import DndtuneScreen
 from tui.widgets.train.loss_chart import LossChart

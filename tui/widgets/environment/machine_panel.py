@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from dndtune.env.doctor import EnvReport
+from dndtune.env.environment import EnvReport
 from tui.format import size
 
 SHOWN_PACKAGES = ("torch", "transformers", "trl", "peft", "llama-cpp-python")

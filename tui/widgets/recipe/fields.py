@@ -14,7 +14,8 @@ import yaml
 
 from dndtune.errors import DndtuneError
 from dndtune.recipe.loader import parse_recipe
-from dndtune.recipe.schema import Recipe, format_size
+from dndtune.recipe.schema import Recipe
+from dndtune.units import format_size
 
 
 @dataclass(frozen=True)

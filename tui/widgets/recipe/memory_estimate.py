@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from dndtune.env.doctor import EnvReport, memory_check
+from dndtune.env.environment import EnvReport
 from dndtune.env.memory import estimate_peak_memory
+from dndtune.env.memory_fit import memory_check
 from dndtune.models.resolve import profile_for_recipe
 from dndtune.recipe.schema import Recipe
 from tui.format import size

@@ -12,27 +12,23 @@ from typing import Any
 
 import yaml
 
-from dndtune.env.doctor import EnvReport, check_recipe, collect_environment, describe_estimate, worst
+from dndtune.env.checks import check_recipe
+from dndtune.env.environment import EnvReport, collect_environment
 from dndtune.env.memory import estimate_peak_memory, target_modules
+from dndtune.env.memory_fit import describe_estimate
+from dndtune.env.report import worst
 from dndtune.errors import DndtuneError
+from dndtune.gguf.quant_types import QUANT_TYPES
 from dndtune.models.profiles import ModelProfile
 from dndtune.models.resolve import locate_model, model_id, profile_for_recipe
+from dndtune.pipeline.stages import DEFAULT_STAGES
 from dndtune.recipe.loader import dump_recipe
-from dndtune.recipe.schema import Recipe, format_size
-
-APPROX_BITS_PER_WEIGHT: dict[str, float] = {
-    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.56, "Q5_K_M": 5.7, "Q5_K_S": 5.54,
-    "Q5_1": 6.0, "Q5_0": 5.5, "Q4_K_M": 4.89, "Q4_K_S": 4.58, "Q4_1": 5.0, "Q4_0": 4.5, "IQ4_NL": 4.5,
-    "IQ4_XS": 4.25, "Q3_K_L": 4.27, "Q3_K_M": 3.91, "Q3_K_S": 3.5, "Q2_K": 3.0,
-}
-"""Average bits per weight of llama.cpp file types (block scales included, K-quant mixes averaged).
-
-Only for the plan's size preview; the export stage measures the real file.
-"""
+from dndtune.recipe.schema import Recipe
+from dndtune.units import format_size
 
 
 def predict_gguf_size(params: int, quant: str) -> int:
-    return int(params * APPROX_BITS_PER_WEIGHT[quant] / 8)
+    return int(params * QUANT_TYPES[quant].bits_per_weight / 8)
 
 
 def estimate_steps(recipe: Recipe, n_examples: int | None) -> int | None:
@@ -103,28 +99,7 @@ def build_plan(recipe: Recipe, env: EnvReport, *, n_examples: int | None = None,
 
 
 def _stages(recipe: Recipe) -> list[str]:
-    copies = recipe.data.augment.copies
-    augment = (f"{copies} augmented {'copy' if copies == 1 else 'copies'} each"
-               if recipe.data.augment.enabled and copies else "no augmentation")
-    return [
-        "doctor: environment and recipe checks",
-        f"scenarios: parse {recipe.data.scenarios_dir}/",
-        f"dataset: hold out {recipe.data.eval_fraction:.0%} of scenarios, {augment}, "
-        f"max {recipe.data.max_seq_length} tokens",
-        "model: resolve the base model and check its chat template",
-        "train: LoRA fine-tuning with checkpoints and held-out evaluation",
-        "merge: fold the adapter into the base, save fp16 safetensors",
-        f"export: GGUF ({', '.join(recipe.target.quant_ladder)}), first that fits "
-        f"{format_size(recipe.target.size_limit)}",
-        *([_evaluate_line(recipe)] if recipe.evaluate.enabled else []),
-    ]
-
-
-def _evaluate_line(recipe: Recipe) -> str:
-    section = recipe.evaluate
-    turns = "every held-out DM turn" if section.max_turns is None else f"the first {section.max_turns} held-out turns"
-    base = ", base model beside it" if section.baseline else ""
-    return f"evaluate: the GGUF on {turns}{base}, against the goals"
+    return [f"{stage.name}: {stage.describe(recipe)}" for stage in DEFAULT_STAGES]
 
 
 def _export_preview(recipe: Recipe, params: int) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from dndtune.models.profiles import get_profile
+from dndtune.pipeline.plan import build_plan, describe_plan, estimate_steps, predict_gguf_size
 from dndtune.recipe.loader import load_recipe, parse_recipe
-from dndtune.recipe.plan import build_plan, describe_plan, estimate_steps, predict_gguf_size
 from tests.env.fakes import GB, fake_env
 
 

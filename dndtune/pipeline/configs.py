@@ -1,0 +1,32 @@
+"""Recipe -> each stage's own typed input. Configuration flows one way: the stages never see a recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dndtune.dataset.config import DatasetConfig
+from dndtune.recipe.schema import Recipe
+from dndtune.runs import RunLayout
+
+
+def dataset_config(recipe: Recipe, *, output_dir: Path | None = None, cache_dir: Path | None = None) -> DatasetConfig:
+    """The recipe's ``data`` section; output defaults to the run folder's ``dataset/``."""
+    data = recipe.data
+    augment = data.augment
+    return DatasetConfig(
+        scenarios_dir=data.scenarios_dir,
+        output_dir=output_dir or RunLayout.under(recipe.output.dir, recipe.output.run_name).dataset,
+        categories=dict(data.categories),
+        max_per_category=data.max_per_category,
+        augment_enabled=augment.enabled,
+        augment_copies=augment.copies,
+        augment_seed=augment.seed,
+        augment_names=augment.names,
+        augment_settings=augment.settings,
+        augment_dice=augment.dice,
+        augment_dialogue=augment.dialogue,
+        eval_fraction=data.eval_fraction,
+        split_seed=data.split_seed,
+        max_seq_length=data.max_seq_length,
+        cache_dir=cache_dir,
+    )

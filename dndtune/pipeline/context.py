@@ -1,0 +1,88 @@
+"""What one run carries from stage to stage: :class:`RunContext`, and the :class:`Stage` shape."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dndtune.dataset.build import DatasetResult
+from dndtune.errors import DndtuneError
+from dndtune.events import EventSink
+from dndtune.models.compat import ChatTemplates
+from dndtune.models.resolve import ResolvedModel
+from dndtune.recipe.schema import Recipe
+from dndtune.runs import RunLayout
+
+RunStatus = Literal["running", "completed", "stopped", "failed"]
+
+
+@dataclass
+class RunContext:
+    """Shared state of one run: the inputs, and each stage's result for the stages after it."""
+
+    recipe: Recipe
+    layout: RunLayout
+    events: EventSink
+    stop_event: threading.Event
+    resume: bool | None = None
+    facts: Any = None
+    """``dndtune.train.engine.EngineFacts`` once the doctor stage has probed the machine."""
+    engine: Any = None
+    """``dndtune.train.engine.EngineChoice`` once the doctor stage has chosen."""
+    model: ResolvedModel | None = None
+    templates: ChatTemplates | None = None
+    tokenizer: Any = None
+    dataset: DatasetResult | None = None
+    train: Any = None
+    """``dndtune.train.job.TrainResult`` after the train stage."""
+    merged: Path | None = None
+    export: Any = None
+    """``dndtune.export.run.ExportResult`` after the export stage."""
+    evaluation: Any = None
+    """``dndtune.evaluate.stage.EvaluateResult`` when the evaluate stage scored the model."""
+    record: dict[str, Any] = field(default_factory=dict)
+    """What ``run.json`` holds; stages add their sections."""
+    previous: dict[str, Any] = field(default_factory=dict)
+    """``run.json`` of the last run in this folder, read before this run overwrites it."""
+
+    def require(self, name: str) -> Any:
+        value = getattr(self, name)
+        if value is None:
+            raise DndtuneError(f"the {name} stage has not run in this pipeline")
+        return value
+
+
+StageRun = Callable[[RunContext], Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: StageRun
+    description: str
+    needs: tuple[str, ...] = ()
+    preview: Callable[[Recipe], str] | None = None
+    """One line for ``--dry-run``: what this stage will do with the recipe (default: ``description``)."""
+
+    def describe(self, recipe: Recipe) -> str:
+        return self.preview(recipe) if self.preview is not None else self.description
+
+
+@dataclass
+class PipelineResult:
+    status: RunStatus
+    stages: dict[str, dict[str, Any]]
+    layout: RunLayout
+    context: RunContext
+
+    @property
+    def adapter(self) -> Path | None:
+        train = self.context.train
+        return train.adapter_dir if train is not None else None
+
+    @property
+    def merged(self) -> Path | None:
+        return self.context.merged

@@ -1,0 +1,3 @@
+from tui.launch import main
+
+raise SystemExit(main())
