@@ -16,7 +16,7 @@ from textual.timer import Timer
 
 from dndtune.env.environment import EnvReport, collect_environment
 from dndtune.errors import DndtuneError
-from dndtune.events import CallbackSink, Event
+from dndtune.events import CallbackSink, Event, ExportDone, RunFailed, TrainResumed
 from dndtune.export.manifest import read_manifest
 from dndtune.pipeline import build_pipeline
 from dndtune.recipe.loader import list_recipes, load_recipe
@@ -192,19 +192,20 @@ class DndtuneApp(App[None]):
             else:
                 build_pipeline(recipe, sink, stop_event=stop_event, stages=self._stages).run()
         except DndtuneError as exc:
-            sink.emit(Event("tui", "run.failed", str(exc), level="error"))
+            sink.emit(RunFailed(stage="tui", message=str(exc)))
         except Exception as exc:  # shown in the log pane instead of tearing the UI down
-            sink.emit(Event("tui", "run.failed", f"{type(exc).__name__}: {exc}", level="error"))
+            sink.emit(RunFailed(stage="tui", message=f"{type(exc).__name__}: {exc}"))
 
     def on_pipeline_event(self, message: PipelineEvent) -> None:
         event = message.event
         apply_event(self.run_state, event)
-        if event.kind == "run.failed":
-            self.notify(event.message, title="Run failed", severity="error", timeout=15)
-        elif event.kind == "export.done" and self.run_state.manifest_path:
-            self._read_samples(Path(self.run_state.manifest_path))
-        elif event.kind == "train.resume" and self.recipe is not None:
-            self._seed_history(int(event.data.get("step", 0)))
+        match event:
+            case RunFailed():
+                self.notify(event.message, title="Run failed", severity="error", timeout=15)
+            case ExportDone() if self.run_state.manifest_path:
+                self._read_samples(Path(self.run_state.manifest_path))
+            case TrainResumed(step=step) if self.recipe is not None:
+                self._seed_history(step)
         self.screen.post_message(RunUpdated(event))
         if not self.run_state.active and self._exit_when_stopped:
             self.exit()

@@ -13,7 +13,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dndtune.evaluate.goals import GoalRow
-from dndtune.events import Event
+from dndtune.events import (
+    CheckpointSaved,
+    EvaluateSkipped,
+    Event,
+    ExportDone,
+    GoalsJudged,
+    PipelineStage,
+    QuantTried,
+    RunFailed,
+    RunFinished,
+    TrainBegan,
+    TrainEval,
+    TrainStep,
+    VerifyChecked,
+    format_line,
+)
 from tui.memory_probe import MemorySample
 
 RunStatus = Literal["idle", "running", "stopping", "stopped", "done", "failed"]
@@ -119,60 +134,45 @@ class RunState:
 
 def apply_event(state: RunState, event: Event) -> None:
     """Fold one event into ``state`` (mutates: the state is owned by the UI thread alone)."""
-    data = event.data
-    if event.kind == "pipeline.stage" and data.get("state") == "start":
-        state.stage = str(data.get("stage", event.stage))
-    elif event.kind == "pipeline.done":
-        finished: dict[str, RunStatus] = {"completed": "done", "stopped": "stopped"}
-        state.status = finished.get(str(data.get("status")), "failed")
-    elif event.kind == "run.failed":
-        state.status = "failed"
-        state.error = event.message
-    elif event.kind == "train.begin":
-        state.step = _int(data.get("step")) or 0
-        state.max_steps = _int(data.get("max_steps")) or state.max_steps
-    elif event.kind == "train.step":
-        _apply_step(state, data)
-    elif event.kind == "train.eval":
-        loss = _float(data.get("eval_loss", data.get("loss")))
-        step = _int(data.get("step"))
-        if loss is not None:
-            state.eval_loss.append((step if step is not None else state.step, loss))
-    elif event.kind == "train.checkpoint":
-        path = data.get("path")
-        state.checkpoint = str(path) if path is not None else state.checkpoint
-    elif event.kind == "export.quant_try":
-        fits = data.get("fits")
-        state.quant_tries.append(QuantTry(
-            quant=str(data.get("quant", "?")),
-            predicted_bytes=_int(data.get("predicted_bytes")),
-            fits=fits if isinstance(fits, bool) else None,
-            actual_bytes=_int(data.get("actual_bytes")),
-            outcome=str(data["outcome"]) if data.get("outcome") else None,
-            perplexity=_float(data.get("perplexity")),
-        ))
-    elif event.kind == "export.verify":
-        state.verify.append(VerifyCheck(
-            name=str(data.get("check", "check")),
-            passed=bool(data.get("passed", event.level != "error")),
-            required=bool(data.get("required", True)),
-            message=event.message,
-        ))
-    elif event.kind == "export.done":
-        state.export_path = str(data["gguf"]) if data.get("gguf") else state.export_path
-        state.export_bytes = _int(data.get("bytes")) or state.export_bytes
-        state.export_quant = str(data["quant"]) if data.get("quant") else state.export_quant
-        state.manifest_path = str(data["manifest"]) if data.get("manifest") else state.manifest_path
-    elif event.kind == "evaluate.goals":
-        rows = data.get("rows")
-        state.goals = [GoalRow.from_dict(r) for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
-        state.verdict = str(data.get("verdict") or event.message)
-    elif event.kind == "evaluate.skipped":
-        state.goals = []
-        state.verdict = event.message
+    match event:
+        case PipelineStage(state="start"):
+            state.stage = event.stage
+        case RunFinished(status=status):
+            finished: dict[str, RunStatus] = {"completed": "done", "stopped": "stopped"}
+            state.status = finished.get(status, "failed")
+        case RunFailed():
+            state.status = "failed"
+            state.error = event.message
+        case TrainBegan(step=step, max_steps=max_steps):
+            state.step = step
+            state.max_steps = max_steps or state.max_steps
+        case TrainStep():
+            _apply_step(state, event)
+        case TrainEval(step=step, eval_loss=loss):
+            state.eval_loss.append((step, loss))
+        case CheckpointSaved(path=path):
+            state.checkpoint = path
+        case QuantTried():
+            state.quant_tries.append(QuantTry(quant=event.quant, predicted_bytes=event.predicted_bytes, fits=event.fits,
+                                              actual_bytes=event.actual_bytes, outcome=event.outcome,
+                                              perplexity=event.perplexity))
+        case VerifyChecked():
+            state.verify.append(VerifyCheck(name=event.check, passed=event.passed, required=event.required,
+                                            message=event.message))
+        case ExportDone():
+            state.export_path = event.gguf
+            state.export_bytes = event.bytes
+            state.export_quant = event.quant
+            state.manifest_path = event.manifest
+        case GoalsJudged(rows=rows, verdict=verdict):
+            state.goals = [GoalRow.from_dict(r) for r in rows]
+            state.verdict = verdict or event.message
+        case EvaluateSkipped():
+            state.goals = []
+            state.verdict = event.message
     # Step events arrive every step and are shown by the progress line; the log keeps the rest.
-    if event.message and (event.kind != "train.step" or event.level in ("warning", "error")):
-        state.add_log(_log_line(event))
+    if event.message and (not isinstance(event, TrainStep) or event.level in ("warning", "error")):
+        state.add_log(format_line(event))
 
 
 def apply_memory(state: RunState, sample: MemorySample) -> None:
@@ -209,29 +209,18 @@ def seed_history(state: RunState, metrics_lines: list[str], up_to_step: int) -> 
     state.eval_loss[:0] = sorted(evals.items())
 
 
-def _apply_step(state: RunState, data: dict[str, Any]) -> None:
-    step = _int(data.get("step"))
-    if step is not None:
-        state.step = step
-    max_steps = _int(data.get("max_steps"))
-    if max_steps:
-        state.max_steps = max_steps
-    state.epoch = _float(data.get("epoch"), state.epoch)
-    state.lr = _float(data.get("lr"), state.lr)
-    state.grad_norm = _float(data.get("grad_norm"), state.grad_norm)
-    state.tokens_per_s = _float(data.get("tokens_per_s"), state.tokens_per_s)
-    state.eta_s = _float(data.get("eta_s"), state.eta_s)
-    loss = _float(data.get("loss"))
-    if loss is not None:
-        state.train_loss.append((state.step, loss))
-    mem = _int(data.get("mem_bytes"))
-    if mem is not None:
-        state.peak_memory = max(mem, state.peak_memory or 0)
-
-
-def _log_line(event: Event) -> str:
-    prefix = {"error": "error: ", "warning": "warning: "}.get(event.level, "")
-    return f"[{event.stage}] {prefix}{event.message}"
+def _apply_step(state: RunState, step: TrainStep) -> None:
+    state.step = step.step
+    state.max_steps = step.max_steps or state.max_steps
+    state.epoch = step.epoch if step.epoch is not None else state.epoch
+    state.lr = step.lr if step.lr is not None else state.lr
+    state.grad_norm = step.grad_norm if step.grad_norm is not None else state.grad_norm
+    state.tokens_per_s = step.tokens_per_s if step.tokens_per_s is not None else state.tokens_per_s
+    state.eta_s = step.eta_s if step.eta_s is not None else state.eta_s
+    if step.loss is not None:
+        state.train_loss.append((state.step, step.loss))
+    if step.mem_bytes is not None:
+        state.peak_memory = max(step.mem_bytes, state.peak_memory or 0)
 
 
 def _float(value: Any, default: float | None = None) -> float | None:

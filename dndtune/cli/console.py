@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from dndtune.events import Event
+from dndtune.events import Event, format_line
 
 
 class ConsoleSink:
@@ -20,5 +20,4 @@ class ConsoleSink:
             return
         if not event.message:
             return
-        prefix = f"{event.level}: " if event.level in ("warning", "error") else ""
-        print(f"[{event.stage}] {prefix}{event.message}", file=self._stream, flush=True)
+        print(format_line(event), file=self._stream, flush=True)

@@ -21,7 +21,17 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dndtune.cli.console import ConsoleSink
 from dndtune.evaluate.goals import table_lines
-from dndtune.events import Event
+from dndtune.events import (
+    AdapterSaved,
+    Event,
+    RunFinished,
+    StopRequested,
+    TrainBegan,
+    TrainDiverged,
+    TrainStep,
+    TrainStopped,
+    format_line,
+)
 from dndtune.pipeline import build_pipeline
 from dndtune.pipeline.plan import describe_plan
 from dndtune.recipe.loader import load_recipe
@@ -75,8 +85,8 @@ def stop_on_interrupt(stop: threading.Event, console: RunConsole) -> Iterator[No
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        console.emit(Event("run", "run.stopping", "stopping after the current step to save a checkpoint "
-                                                  "(Ctrl-C again to abort without one)", level="warning"))
+        console.emit(StopRequested(message="stopping after the current step to save a checkpoint "
+                                          "(Ctrl-C again to abort without one)"))
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -97,20 +107,21 @@ class RunConsole:
         self._last_printed = 0
 
     def emit(self, event: Event) -> None:
-        if event.kind == "train.step":
-            self._step(event.data)
-            return
-        if event.kind == "train.begin":
-            self._begin(event.data)
+        match event:
+            case TrainStep():
+                self._step(event)
+                return
+            case TrainBegan():
+                self._begin(event)
         if self._progress is None:
             self._lines.emit(event)
         elif event.message and event.level != "debug":
             # Printed above the live bar, which keeps redrawing below.
-            self._progress.console.print(f"[{event.stage}] {event.message}", markup=False, highlight=False)
-        if event.kind in ("train.stopped", "train.adapter", "train.diverged") or event.kind == "pipeline.done":
+            self._progress.console.print(format_line(event), markup=False, highlight=False)
+        if isinstance(event, (TrainStopped, AdapterSaved, TrainDiverged, RunFinished)):
             self.close()
 
-    def _begin(self, data: dict[str, Any]) -> None:
+    def _begin(self, began: TrainBegan) -> None:
         if not self._interactive or self._progress is not None:
             return
         from rich.console import Console
@@ -121,15 +132,14 @@ class RunConsole:
             TimeElapsedColumn(), console=Console(file=self._stream), transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task("train", total=data.get("max_steps") or None,
-                                             completed=data.get("step", 0), stats="")
+        self._task = self._progress.add_task("train", total=began.max_steps or None, completed=began.step, stats="")
 
-    def _step(self, data: dict[str, Any]) -> None:
-        stats = step_stats(data)
+    def _step(self, event: TrainStep) -> None:
+        stats = step_stats(event)
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=data["step"], total=data["max_steps"], stats=stats)
+            self._progress.update(self._task, completed=event.step, total=event.max_steps, stats=stats)
             return
-        step, total = int(data["step"]), int(data["max_steps"])
+        step, total = event.step, event.max_steps or event.step
         every = max(1, total // 20)
         if step in (1, total) or step - self._last_printed >= every:
             self._last_printed = step
@@ -142,16 +152,16 @@ class RunConsole:
             self._task = None
 
 
-def step_stats(data: dict[str, Any]) -> str:
-    parts = [f"loss {data['loss']:.4f}"]
-    if data.get("lr") is not None:
-        parts.append(f"lr {data['lr']:.2e}")
-    if data.get("tokens_per_s"):
-        parts.append(f"{data['tokens_per_s']:.0f} tok/s")
-    if data.get("eta_s") is not None:
-        parts.append(f"eta {_duration(float(data['eta_s']))}")
-    if data.get("mem_bytes"):
-        parts.append(f"mem {data['mem_bytes'] / 2**30:.1f} GiB")
+def step_stats(step: TrainStep) -> str:
+    parts = [f"loss {step.loss:.4f}"] if step.loss is not None else []
+    if step.lr is not None:
+        parts.append(f"lr {step.lr:.2e}")
+    if step.tokens_per_s:
+        parts.append(f"{step.tokens_per_s:.0f} tok/s")
+    if step.eta_s is not None:
+        parts.append(f"eta {_duration(step.eta_s)}")
+    if step.mem_bytes:
+        parts.append(f"mem {step.mem_bytes / 2**30:.1f} GiB")
     return "  ".join(parts)
 
 

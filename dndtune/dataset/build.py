@@ -19,7 +19,15 @@ from dndtune.dataset.split import scenario_key, split_scenarios
 from dndtune.dataset.stats import DatasetStats, token_stats
 from dndtune.dataset.windows import TokenCounter, split_windows, token_counter
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink
+from dndtune.events import (
+    AugmentRejected,
+    DatasetAugmented,
+    DatasetBuilt,
+    DatasetSplit,
+    EventSink,
+    StageDone,
+    StageStarted,
+)
 from dndtune.scenario.loader import load_scenarios
 from dndtune.scenario.models import Scenario
 
@@ -52,12 +60,11 @@ def build_dataset(config: DatasetConfig, events: EventSink, tokenizer: Any = Non
     ``max_seq_length`` are split into windows and the stats get a token-length histogram.
     Raises :class:`DndtuneError` when any scenario file has errors (after emitting each one).
     """
-    events.emit(Event(STAGE, "stage.start", f"building the dataset from {config.scenarios_dir}"))
+    events.emit(StageStarted(stage=STAGE, message=f"building the dataset from {config.scenarios_dir}"))
     scenarios = _load(config, events)
     train_scenarios, eval_scenarios = split_scenarios(scenarios, config.eval_fraction, config.split_seed)
-    events.emit(Event(STAGE, "dataset.split",
-                      f"{len(train_scenarios)} training and {len(eval_scenarios)} held-out scenario(s)",
-                      data={"train": [s.path for s in train_scenarios], "eval": [s.path for s in eval_scenarios]}))
+    events.emit(DatasetSplit(message=f"{len(train_scenarios)} training and {len(eval_scenarios)} held-out scenario(s)",
+                              train=[s.path for s in train_scenarios], eval=[s.path for s in eval_scenarios]))
 
     sources, report = _augment(train_scenarios, config, events)
     counter = token_counter(tokenizer, tools()) if tokenizer is not None else None
@@ -76,11 +83,10 @@ def build_dataset(config: DatasetConfig, events: EventSink, tokenizer: Any = Non
                    train_windowed + eval_windowed, config)
     train_ds, eval_ds = _rows(train_examples), _rows(eval_examples)
     paths = _write(config.output_dir, train_examples, eval_examples, stats)
-    events.emit(Event(STAGE, "dataset.stats",
-                      f"{stats.train_examples} training and {stats.eval_examples} eval example(s), "
-                      f"{stats.tool_calls} tool call(s); written to {config.output_dir}",
-                      data=stats.model_dump(mode="json")))
-    events.emit(Event(STAGE, "stage.done", "dataset ready", data={"output_dir": str(config.output_dir)}))
+    events.emit(DatasetBuilt(message=f"{stats.train_examples} training and {stats.eval_examples} eval example(s), "
+                              f"{stats.tool_calls} tool call(s); written to {config.output_dir}",
+                              stats=stats.model_dump(mode="json")))
+    events.emit(StageDone(stage=STAGE, message="dataset ready"))
     return DatasetResult(train=train_ds, eval=eval_ds, stats=stats,
                          jsonl_paths={"train": paths[0], "eval": paths[1]}, stats_path=paths[2],
                          output_dir=config.output_dir)
@@ -112,13 +118,12 @@ def _augment(scenarios: list[Scenario], config: DatasetConfig, events: EventSink
         sources.extend((copy, index) for index, copy in enumerate(copies, start=1))
         total.add(report)
     for problem in total.problems:
-        events.emit(Event(STAGE, "augment.rejected", f"augmented copy rejected: {problem}", level="debug"))
+        events.emit(AugmentRejected(message=f"augmented copy rejected: {problem}"))
     if config.copies:
-        events.emit(Event(STAGE, "dataset.augment",
-                          f"{total.produced} augmented cop{'y' if total.produced == 1 else 'ies'}; "
-                          f"{total.invalid} rejected by the validator, {total.duplicates} duplicate(s) dropped",
-                          data={"produced": total.produced, "invalid": total.invalid,
-                                "duplicates": total.duplicates}))
+        made = f"{total.produced} augmented cop{'y' if total.produced == 1 else 'ies'}"
+        events.emit(DatasetAugmented(
+            message=f"{made}; {total.invalid} rejected by the validator, {total.duplicates} duplicate(s) dropped",
+            produced=total.produced, invalid=total.invalid, duplicates=total.duplicates))
     return sources, total
 
 

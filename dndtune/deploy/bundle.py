@@ -32,7 +32,7 @@ from dndtune.deploy.integration import IntegrationReport, run_suite
 from dndtune.deploy.manifest import BundleManifest, Decoding, chat_format, write_bundle_manifest
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.report import read_eval_file
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import DeployConverting, DeployCopying, Deployed, DeployTesting, EventSink, NullSink
 from dndtune.gguf.file import read_gguf
 from dndtune.hashing import sha256_file
 from dndtune.models.grammar import GRAMMAR_FILE, roll_grammar
@@ -117,7 +117,7 @@ def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: E
     profile = run_profile(run, summary.architecture)
     report = None
     if options.test:
-        events.emit(Event(STAGE, "deploy.test", f"integration suite on {gguf.name} (llama.cpp)"))
+        events.emit(DeployTesting(message=f"integration suite on {gguf.name} (llama.cpp)"))
         report = run_suite(gguf, profile=profile)
     _check(report, options)
     name = options.name or run.name
@@ -142,7 +142,7 @@ def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: E
         (tmp / GRAMMAR_FILE).write_text(grammar, encoding="utf-8")
         write_bundle_manifest(tmp, manifest)
         tmp.chmod(0o755)
-    events.emit(Event(STAGE, "deploy.done", f"installed {gguf.name} into {target}", data={"path": str(target)}))
+    events.emit(Deployed(message=f"installed {gguf.name} into {target}", path=str(target)))
     return DeployResult(installed=target, manifest=manifest, integration=report)
 
 
@@ -156,7 +156,7 @@ def _deploy_cactus(run: RunFolder, assets: Path, options: DeployOptions, events:
     notes: list[str] = []
     files = {"merged": "merged"}
     with atomic_path(target, is_dir=True) as tmp:
-        events.emit(Event(STAGE, "deploy.copy", f"laying out {run.name} for cactus convert"))
+        events.emit(DeployCopying(message=f"laying out {run.name} for cactus convert"))
         shutil.copytree(run.merged, tmp / "merged")
         if run.adapter is not None:
             shutil.copytree(run.adapter, tmp / "adapter")
@@ -168,12 +168,12 @@ def _deploy_cactus(run: RunFolder, assets: Path, options: DeployOptions, events:
         (tmp / "convert.sh").chmod(0o755)
         weights: Path | None = None
         if options.convert:
-            events.emit(Event(STAGE, "deploy.convert", f"cactus convert merged -> weights ({options.bits}-bit)"))
+            events.emit(DeployConverting(message=f"cactus convert merged -> weights ({options.bits}-bit)"))
             weights = cactus_convert.convert(tmp / "merged", tmp / "weights", bits=options.bits)
             files["weights"] = "weights"
         report = None
         if options.test:
-            events.emit(Event(STAGE, "deploy.test", "integration suite (llama.cpp GGUF; Cactus engine when found)"))
+            events.emit(DeployTesting(message="integration suite (llama.cpp GGUF; Cactus engine when found)"))
             report = run_suite(run.gguf, weights, profile=profile)
         _check(report, options)
         notes = _next_steps(weights, options.bits)
@@ -190,7 +190,7 @@ def _deploy_cactus(run: RunFolder, assets: Path, options: DeployOptions, events:
         )
         write_bundle_manifest(tmp, manifest)
         tmp.chmod(0o755)
-    events.emit(Event(STAGE, "deploy.done", f"installed the Cactus layout into {target}", data={"path": str(target)}))
+    events.emit(Deployed(message=f"installed the Cactus layout into {target}", path=str(target)))
     return DeployResult(installed=target, manifest=manifest, integration=report, notes=notes)
 
 

@@ -14,7 +14,7 @@ from dndtune.env.checks import check_recipe
 from dndtune.env.environment import EnvReport, collect_environment
 from dndtune.env.report import DoctorReport, Status
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink
+from dndtune.events import DoctorCheck, EventSink
 from dndtune.models.profiles import ModelProfile
 from dndtune.recipe.schema import Recipe
 
@@ -27,8 +27,8 @@ def check_run(recipe: Recipe, events: EventSink, *, env: EnvReport | None = None
     levels: dict[Status, Literal["debug", "warning", "error"]] = {"pass": "debug", "warn": "warning", "fail": "error"}
     for check in report.checks:
         suffix = f" (fix: {check.fix})" if check.fix else ""
-        events.emit(Event("doctor", f"doctor.{check.status}", f"{check.name}: {check.message}{suffix}",
-                          level=levels[check.status], data=check.to_dict()))
+        events.emit(DoctorCheck(message=f"{check.name}: {check.message}{suffix}", level=levels[check.status],
+                                name=check.name, status=check.status, detail=check.message, fix=check.fix))
     failures = report.failures()
     if failures:
         first = failures[0]

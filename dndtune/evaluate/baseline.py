@@ -30,7 +30,7 @@ from dndtune.errors import DndtuneError
 from dndtune.evaluate import evaluate, load_jsonl, open_runner
 from dndtune.evaluate.regression import PROMPTS_FILE
 from dndtune.evaluate.report import EvalReport
-from dndtune.events import Event, EventSink
+from dndtune.events import BaselineCached, BaselineScoring, EventSink
 from dndtune.export.convert import source_fingerprint
 from dndtune.gguf.header import with_string_metadata
 from dndtune.models.resolve import PROVENANCE_FILE, PYPI_GGUF_MODULE
@@ -155,13 +155,12 @@ def base_baseline(folder: Path, template: str, split: Path, options: Any, events
     cache_file = baselines_dir(root) / f"{key[:32]}.json"
     cached = read_cached(cache_file)
     if cached is not None:
-        events.emit(Event(STAGE, "evaluate.baseline.cached", f"base model scores reused from {cache_file}",
-                          data={"path": str(cache_file)}))
+        events.emit(BaselineCached(message=f"base model scores reused from {cache_file}", path=str(cache_file)))
         return Baseline(cached, True, cache_file)
     path = gguf_with_template(base, template, root) if base.kind == "gguf" else folder
     turns = "all" if options.max_turns is None else f"at most {options.max_turns}"
-    events.emit(Event(STAGE, "evaluate.baseline", f"scoring the base model ({base.description}) on {turns} DM "
-                      "turns, once: later runs reuse it", data={"model": str(path)}))
+    events.emit(BaselineScoring(message=f"scoring the base model ({base.description}) on {turns} DM "
+                                "turns, once: later runs reuse it", model=str(path)))
     runner = open_runner(path, label=BASE_LABEL)
     try:
         report = evaluate(runner, load_jsonl(split), options=options, events=events, source=str(split))

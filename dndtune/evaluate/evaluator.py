@@ -30,7 +30,7 @@ from dndtune.evaluate.regression import RegressionCase, run_suite
 from dndtune.evaluate.render import TemplateRejected
 from dndtune.evaluate.report import DataInfo, EvalReport, GrammarState, ModelInfo, PerfScores, Sample
 from dndtune.evaluate.runner import Generation, GenerationSettings, ModelRunner, PromptTooLong
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import EvalNothingRun, EvalProgress, EventSink, NullSink, StageDone, StageStarted
 from dndtune.hashing import sha256_file
 from dndtune.models.grammar import roll_grammar
 
@@ -106,8 +106,7 @@ def evaluate(runner: ModelRunner, examples: Sequence[EvalExample], *, options: E
     if options.max_turns is not None:
         turns = turns[: options.max_turns]
     label = runner.info.label
-    events.emit(Event(STAGE, "stage.start", f"evaluating {label} on {len(turns)} DM turn(s)",
-                      data={"model": label, "turns": len(turns)}))
+    events.emit(StageStarted(stage=STAGE, message=f"evaluating {label} on {len(turns)} DM turn(s)"))
     picks = _sample_indices(len(turns), options.samples)
     skipped: Counter[str] = Counter()
     call_checks: list[toolcalls.CallCheck] = []
@@ -157,11 +156,11 @@ def evaluate(runner: ModelRunner, examples: Sequence[EvalExample], *, options: E
                                   expected_calls=_call_strings(turn.expected_calls),
                                   predicted_calls=_call_strings(check.predicted),
                                   outcome=outcome.verdict if outcome.verdict != "not_applicable" else None))
-        events.emit(Event(STAGE, "eval.progress", level="debug", data={"done": number + 1, "total": len(turns)}))
+        events.emit(EvalProgress(done=number + 1, total=len(turns)))
 
     if turns and not generations:
         reasons = ", ".join(f"{n} {why}" for why, n in skipped.items())
-        events.emit(Event(STAGE, "eval.skipped", f"no DM turn could be run ({reasons})", level="warning"))
+        events.emit(EvalNothingRun(message=f"no DM turn could be run ({reasons})"))
     regression = None
     if options.regression:
         # The suite offers the dataset's tools (regression.run_suite), so its grammar is theirs.
@@ -187,5 +186,5 @@ def evaluate(runner: ModelRunner, examples: Sequence[EvalExample], *, options: E
         regression=regression,
         samples=samples,
     )
-    events.emit(Event(STAGE, "stage.done", f"evaluated {label}", data={"model": label, **report.headline()}))
+    events.emit(StageDone(stage=STAGE, message=f"evaluated {label}"))
     return report

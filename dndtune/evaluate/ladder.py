@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import EvalConverting, EvalQuantizing, EventSink, NullSink
 from dndtune.export.convert import convert_hf_to_gguf
 from dndtune.export.quantize import quantize_gguf
 from dndtune.export.quants import Rung
@@ -42,7 +42,7 @@ def _f16(run: RunFolder, events: EventSink) -> Path:
 
     target = run.layout.eval_work / F16_NAME
     if not target.is_file():
-        events.emit(Event("evaluate", "eval.convert", f"converting {run.name}/merged to an f16 GGUF"))
+        events.emit(EvalConverting(message=f"converting {run.name}/merged to an f16 GGUF"))
         convert_hf_to_gguf(run.merged, target, load_toolchain(), events=events)
     return target
 
@@ -63,7 +63,7 @@ def ladder_models(run: RunFolder, quants: Sequence[str], *, with_base: bool = Tr
             continue
         target = run.layout.eval_work / f"{run.name}-{rung.label}.gguf"
         if not target.is_file():
-            sink.emit(Event("evaluate", "eval.quantize", f"quantizing {run.name} to {rung.label}"))
+            sink.emit(EvalQuantizing(message=f"quantizing {run.name} to {rung.label}"))
             quantize_gguf(f16, target, rung)
         models.append(LadderModel(label=rung.label, path=target, role="quant"))
     return models

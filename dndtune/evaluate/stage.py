@@ -26,7 +26,7 @@ from dndtune.evaluate.examples import load_jsonl
 from dndtune.evaluate.goals import Verdict, judge
 from dndtune.evaluate.open_model import open_runner
 from dndtune.evaluate.report import EvalReport, read_eval_file, write_eval_file
-from dndtune.events import Event, EventSink, Level
+from dndtune.events import BaselineFailed, EvaluateCached, EvaluateSkipped, EventSink, GoalsJudged, Level
 from dndtune.hashing import sha256_file
 from dndtune.recipe.schema import EvaluateSection
 from dndtune.runs import RunLayout
@@ -109,8 +109,7 @@ def baseline_options(section: EvaluateSection) -> EvalOptions:
 
 
 def _skip(run: EvaluateInput, why: str, *, level: Level = "warning") -> Skipped:
-    run.events.emit(Event(STAGE, "evaluate.skipped", f"evaluation skipped: {why}", level=level,
-                          data={"reason": why}))
+    run.events.emit(EvaluateSkipped(message=f"evaluation skipped: {why}", level=level, reason=why))
     return Skipped(why)
 
 
@@ -156,8 +155,8 @@ def evaluate_run(run: EvaluateInput) -> EvaluateResult | Skipped:
     report = _previous_report(run.previous, fingerprint, eval_file)
     reused = report is not None
     if report is not None:
-        run.events.emit(Event(STAGE, "evaluate.cached", f"model unchanged since the last run: reusing {eval_file}",
-                              data={"path": str(eval_file)}))
+        run.events.emit(EvaluateCached(message=f"model unchanged since the last run: reusing {eval_file}",
+                                       path=str(eval_file)))
     else:
         runner = open_runner(gguf, label=gguf.stem)
         try:
@@ -170,10 +169,9 @@ def evaluate_run(run: EvaluateInput) -> EvaluateResult | Skipped:
     verdict = judge(report, baseline.report if baseline is not None else None)
     result = EvaluateResult(report=report, baseline=baseline, verdict=verdict, eval_file=eval_file,
                             fingerprint=fingerprint, reused=reused)
-    run.events.emit(Event(STAGE, "evaluate.goals", verdict.summary(),
-                          level="info" if not verdict.missed else "warning",
-                          data={"rows": [r.as_dict() for r in verdict.rows], "eval_file": str(eval_file),
-                                "verdict": verdict.summary(), "model": report.model.label}))
+    run.events.emit(GoalsJudged(message=verdict.summary(), level="info" if not verdict.missed else "warning",
+                                rows=[r.as_dict() for r in verdict.rows], eval_file=str(eval_file),
+                                verdict=verdict.summary(), model=report.model.label))
     return result
 
 
@@ -182,5 +180,5 @@ def _baseline(run: EvaluateInput, split: Path) -> Baseline | None:
     try:
         return base_baseline(run.base_model, run.base_template, split, baseline_options(run.section), run.events)
     except DndtuneError as exc:
-        run.events.emit(Event(STAGE, "evaluate.baseline.failed", f"no base model scores: {exc}", level="warning"))
+        run.events.emit(BaselineFailed(message=f"no base model scores: {exc}"))
         return None

@@ -12,7 +12,7 @@ from typing import Literal
 
 from dndtune.atomic import atomic_path, write_text_atomic
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import Converted, Converting, EventSink, NullSink
 from dndtune.export.process import last_error_line, run_process
 from dndtune.export.toolchain import Toolchain, converter_env
 
@@ -88,8 +88,7 @@ def convert_hf_to_gguf(folder: Path, out: Path, toolchain: Toolchain, *, outtype
     check_hf_folder(folder)
     check_tokenizer_convertible(folder)
     fingerprint = source_fingerprint(folder)
-    sink.emit(Event("export", "export.convert", f"converting {folder.name} to {outtype} GGUF",
-                    data={"source": str(folder), "outtype": outtype}))
+    sink.emit(Converting(message=f"converting {folder.name} to {outtype} GGUF", source=str(folder), outtype=outtype))
     start = time.perf_counter()
     with atomic_path(out) as tmp:
         proc = run_process(
@@ -107,8 +106,8 @@ def convert_hf_to_gguf(folder: Path, out: Path, toolchain: Toolchain, *, outtype
     seconds = time.perf_counter() - start
     result = ConvertResult(path=out, outtype=outtype, seconds=seconds, bytes=out.stat().st_size,
                            source_fingerprint=fingerprint)
-    sink.emit(Event("export", "export.converted", f"{outtype} GGUF: {result.bytes / 1e6:.1f} MB in {seconds:.1f} s",
-                    data={"bytes": result.bytes, "seconds": seconds}))
+    sink.emit(Converted(message=f"{outtype} GGUF: {result.bytes / 1e6:.1f} MB in {seconds:.1f} s", bytes=result.bytes,
+                        seconds=seconds))
     return result
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink
+from dndtune.events import EventSink, QuantTried
 from dndtune.export.manifest import QuantTry
 from dndtune.export.predict import ModelInfo, Prediction, embedding_fits, predict
 from dndtune.export.quantize import QuantizeResult
@@ -136,7 +136,6 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
 
 
 def _emit(events: EventSink, attempt: QuantTry, message: str) -> None:
-    events.emit(Event("export", "export.quant_try", message, data={
-        "quant": attempt.rung, "predicted_bytes": attempt.predicted_bytes, "fits": attempt.fits,
-        "actual_bytes": attempt.actual_bytes, "perplexity": attempt.perplexity, "outcome": attempt.outcome,
-    }))
+    events.emit(QuantTried(message=message, quant=attempt.rung, predicted_bytes=attempt.predicted_bytes,
+                           fits=attempt.fits, actual_bytes=attempt.actual_bytes, perplexity=attempt.perplexity,
+                           outcome=attempt.outcome))

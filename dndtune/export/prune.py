@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dndtune.events import Event, EventSink
+from dndtune.events import EventSink, PruneRanked, PruneTried
 from dndtune.export.predict import ModelInfo, TensorInfo, predict
 from dndtune.export.quantize import QuantizeResult
 from dndtune.export.quants import Rung
@@ -86,8 +86,8 @@ def rank_layers(model: ModelInfo, rung: Rung, quantize: QuantizeWithPrune, score
         if ppl is None:
             continue
         ranking.append((layer, ppl))
-        events.emit(Event("export", "export.prune_rank", f"without layer {layer}: DM-turn perplexity {ppl:.3f}",
-                          data={"layer": layer, "perplexity": ppl}))
+        events.emit(PruneRanked(message=f"without layer {layer}: DM-turn perplexity {ppl:.3f}", layer=layer,
+                                perplexity=ppl))
     return sorted(ranking, key=lambda item: item[1])
 
 
@@ -116,11 +116,13 @@ def prune_to_fit(model: ModelInfo, rung: Rung, size_limit: int, quantize: Quanti
     passed = ppl is not None and ppl <= base_ppl * (1 + tolerance) and result.bytes <= size_limit
     outcome = PruneResult(layers=layers, ranking=ranking, base_perplexity=base_ppl, perplexity=ppl or float("inf"),
                           tolerance=tolerance, passed=passed, result=result if passed else None)
-    events.emit(Event("export", "export.prune",
-                      f"dropping layers {list(layers)}: {result.bytes / 1e6:.1f} MB, perplexity "
-                      f"{base_ppl:.3f} -> {outcome.perplexity:.3f} ({'kept' if passed else 'rejected'}, "
-                      f"tolerance {tolerance:.0%})", level="info" if passed else "warning",
-                      data=outcome.to_json()))
+    events.emit(PruneTried(message=f"dropping layers {list(layers)}: {result.bytes / 1e6:.1f} MB, perplexity "
+                           f"{base_ppl:.3f} -> {outcome.perplexity:.3f} ({'kept' if passed else 'rejected'}, "
+                           f"tolerance {tolerance:.0%})", level="info" if passed else "warning",
+                           layers=list(outcome.layers),
+                           ranking=[{"layer": i, "perplexity": p} for i, p in outcome.ranking],
+                           base_perplexity=outcome.base_perplexity, perplexity=outcome.perplexity,
+                           tolerance=outcome.tolerance, passed=outcome.passed))
     if not passed:
         discard(result.path)
     return outcome

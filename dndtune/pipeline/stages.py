@@ -16,7 +16,7 @@ from dndtune.env.doctor import check_run
 from dndtune.env.environment import collect_environment
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.stage import EvaluateInput, EvaluateResult, Skipped, evaluate_run
-from dndtune.events import Event
+from dndtune.events import EngineChosen, EngineNote, MergeCached, TrainCached
 from dndtune.export.run import ExportResult, export_run
 from dndtune.export.targets import target_from_recipe
 from dndtune.models.compat import ChatTemplates, check_compat, choose_chat_templates
@@ -52,9 +52,10 @@ def doctor_stage(ctx: RunContext) -> EngineChoice:
     choice = select_engine(recipe.train.engine, load_in_4bit=recipe.base_model.load_in_4bit,
                            dtype=recipe.base_model.dtype, facts=facts, unsloth_import_ok=import_ok)
     for note in activate_engine(choice):
-        ctx.events.emit(Event("doctor", "doctor.engine.note", note, level="debug"))
+        ctx.events.emit(EngineNote(message=note))
     ctx.facts, ctx.engine = facts, choice
-    ctx.events.emit(Event("doctor", "doctor.engine", choice.describe(), data=asdict(choice)))
+    ctx.events.emit(EngineChosen(message=choice.describe(), engine=choice.name, backend=choice.backend,
+                                 dtype=choice.dtype, load_in_4bit=choice.load_in_4bit, reason=choice.reason))
     ctx.record["engine"] = asdict(choice)
     ctx.record["device"] = asdict(facts)
     # The environment doctor reports every check and raises on one that makes the run impossible.
@@ -102,9 +103,9 @@ def train_stage(ctx: RunContext) -> TrainResult:
     previous = ctx.previous.get("train", {})
     if (previous.get("fingerprint") == key and previous.get("status") == "completed"
             and (ctx.layout.adapter / "adapter_config.json").is_file() and ctx.resume is not False):
-        ctx.events.emit(Event("train", "train.cached",
-                              f"nothing changed since the last run: reusing the adapter in {ctx.layout.adapter}",
-                              data={"path": str(ctx.layout.adapter)}))
+        ctx.events.emit(TrainCached(
+            message=f"nothing changed since the last run: reusing the adapter in {ctx.layout.adapter}",
+            path=str(ctx.layout.adapter)))
         fields = {k: previous[k] for k in TrainResult.__dataclass_fields__ if k in previous and k != "history"}
         fields["adapter_dir"] = ctx.layout.adapter
         fields["checkpoint"] = None
@@ -128,7 +129,7 @@ def merge_stage(ctx: RunContext) -> Path:
     dtype = merged_dtype(ctx.recipe.base_model.dtype)
     key = merge_fingerprint(model.path, train.adapter_dir, dtype, templates.inference)
     if ctx.previous.get("merge", {}).get("fingerprint") == key and (target / "config.json").is_file():
-        ctx.events.emit(Event("merge", "merge.cached", f"merged model unchanged: {target}", data={"path": str(target)}))
+        ctx.events.emit(MergeCached(message=f"merged model unchanged: {target}", path=str(target)))
     else:
         merge_adapter(model.path, train.adapter_dir, target, dtype=dtype, chat_template=templates.inference,
                       stop_tokens=model.profile.stop_tokens, events=ctx.events)

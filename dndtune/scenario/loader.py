@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink
+from dndtune.events import EventSink, ScenarioDiagnostic, StageDone, StageStarted
 from dndtune.scenario.diagnostics import Diagnostic, has_errors
 from dndtune.scenario.models import Scenario
 from dndtune.scenario.parser import PARSER_VERSION, ParseResult, parse_scenario
@@ -107,8 +107,7 @@ def load_scenarios(paths: Path | list[Path], events: EventSink, cache_dir: Path 
     cache = cache_dir / "scenarios" if cache_dir is not None else None
     result = LoadResult()
     files = find_scenario_files(roots)
-    events.emit(Event("scenarios", "stage.start", f"reading {len(files)} scenario file(s)",
-                      data={"files": len(files)}))
+    events.emit(StageStarted(stage="scenarios", message=f"reading {len(files)} scenario file(s)"))
     for file, category in files:
         display = str(file)
         try:
@@ -124,17 +123,15 @@ def load_scenarios(paths: Path | list[Path], events: EventSink, cache_dir: Path 
         result.files += 1
         result.diagnostics.extend(parsed.diagnostics)
         for diagnostic in parsed.diagnostics:
-            events.emit(Event("scenarios", "scenario.diagnostic", str(diagnostic),
-                              level="error" if diagnostic.is_error else "warning",
-                              data={"path": diagnostic.path, "line": diagnostic.line}))
+            events.emit(ScenarioDiagnostic(message=str(diagnostic), level="error" if diagnostic.is_error else "warning",
+                                               path=diagnostic.path, line=diagnostic.line))
         if parsed.scenario is not None and not has_errors(parsed.diagnostics):
             result.scenarios.append(parsed.scenario)
         else:
             result.failed_files.append(display)
-    events.emit(Event("scenarios", "stage.done",
-                      f"{result.files} file(s): {len(result.scenarios)} valid, {len(result.errors)} error(s), "
-                      f"{len(result.warnings)} warning(s); {result.parsed} parsed, "
-                      f"{result.files - result.parsed} from cache",
-                      data={"files": result.files, "valid": len(result.scenarios), "errors": len(result.errors),
-                            "warnings": len(result.warnings), "parsed": result.parsed}))
+    events.emit(StageDone(
+        stage="scenarios",
+        message=f"{result.files} file(s): {len(result.scenarios)} valid, {len(result.errors)} error(s), "
+                f"{len(result.warnings)} warning(s); {result.parsed} parsed, "
+                f"{result.files - result.parsed} from cache"))
     return result

@@ -16,7 +16,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from dndtune.events import Event, EventSink
+from dndtune.events import CheckpointSaved, EventSink, TrainBegan, TrainDiverged, TrainEval, TrainStep, TrainStopping
 
 STAGE = "train"
 
@@ -62,8 +62,8 @@ class EventCallback(TrainerCallback):
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                        **kwargs: Any) -> None:
         self._last_tokens = None
-        self._events.emit(Event(STAGE, "train.begin", f"training from step {state.global_step} to {state.max_steps}",
-                                data={"step": state.global_step, "max_steps": state.max_steps}))
+        self._events.emit(TrainBegan(message=f"training from step {state.global_step} to {state.max_steps}",
+                                     step=state.global_step, max_steps=state.max_steps))
 
     def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                       **kwargs: Any) -> None:
@@ -79,9 +79,8 @@ class EventCallback(TrainerCallback):
             self.stopped_by_request = True
             control.should_training_stop = True
             control.should_save = True
-            self._events.emit(Event(STAGE, "train.stopping",
-                                    f"stop requested: saving a checkpoint at step {state.global_step}",
-                                    data={"step": state.global_step}))
+            self._events.emit(TrainStopping(message=f"stop requested: saving a checkpoint at step {state.global_step}",
+                                            step=state.global_step))
 
     # Metrics ----------------------------------------------------------------------------------
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
@@ -104,18 +103,15 @@ class EventCallback(TrainerCallback):
         self._window_seconds = 0.0
         seconds_per_step = self._step_seconds / self._steps_timed if self._steps_timed else None
         eta = (state.max_steps - step) * seconds_per_step if seconds_per_step is not None else None
-        data = {
-            "step": step, "max_steps": state.max_steps, "epoch": state.epoch, "loss": loss,
-            "lr": logs.get("learning_rate"), "grad_norm": None if grad_norm is None else float(grad_norm),
-            "tokens_per_s": tokens_per_s, "eta_s": eta, "mem_bytes": self._memory(),
-            "s_per_step": seconds_per_step,
-        }
-        self._record(data)
         message = f"step {step}/{state.max_steps} loss {loss:.4f}"
         if tokens_per_s is not None:
             message += f" {tokens_per_s:.0f} tok/s"
-        self._events.emit(Event(STAGE, "train.step", message, level="debug", data=data))
-        self._check_finite(step, loss, data["grad_norm"], control)
+        event = TrainStep(message=message, step=step, max_steps=state.max_steps, epoch=state.epoch, loss=loss,
+                          lr=logs.get("learning_rate"), grad_norm=None if grad_norm is None else float(grad_norm),
+                          tokens_per_s=tokens_per_s, eta_s=eta, mem_bytes=self._memory(), s_per_step=seconds_per_step)
+        self._record(event.data)
+        self._events.emit(event)
+        self._check_finite(step, loss, event.grad_norm, control)
 
     def _check_finite(self, step: int, loss: float, grad_norm: float | None, control: TrainerControl) -> None:
         bad = [name for name, value in (("loss", loss), ("grad_norm", grad_norm))
@@ -127,8 +123,8 @@ class EventCallback(TrainerCallback):
         # A checkpoint of diverged weights is worse than none: resuming would continue from NaN.
         control.should_save = False
         control.should_evaluate = False
-        self._events.emit(Event(STAGE, "train.diverged", f"{' and '.join(bad)} became non-finite at step {step}",
-                                level="error", data=dict(self.diverged)))
+        self._events.emit(TrainDiverged(message=f"{' and '.join(bad)} became non-finite at step {step}", step=step,
+                                        loss=loss, grad_norm=grad_norm, what=bad))
 
     def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                     metrics: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -137,17 +133,17 @@ class EventCallback(TrainerCallback):
             return
         eval_loss = float(metrics["eval_loss"])
         best = state.best_metric
-        data = {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
-                "eval_loss": eval_loss, "best_eval_loss": None if best is None else min(float(best), eval_loss)}
-        self._record(data)
-        self._events.emit(Event(STAGE, "train.eval", f"step {state.global_step} eval loss {eval_loss:.4f}",
-                                data=data))
+        event = TrainEval(message=f"step {state.global_step} eval loss {eval_loss:.4f}", step=state.global_step,
+                          max_steps=state.max_steps, epoch=state.epoch, eval_loss=eval_loss,
+                          best_eval_loss=None if best is None else min(float(best), eval_loss))
+        self._record(event.data)
+        self._events.emit(event)
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                 **kwargs: Any) -> None:
         path = Path(args.output_dir or ".") / f"checkpoint-{state.global_step}"
-        self._events.emit(Event(STAGE, "train.checkpoint", f"checkpoint saved at step {state.global_step}",
-                                level="debug", data={"step": state.global_step, "path": str(path)}))
+        self._events.emit(CheckpointSaved(message=f"checkpoint saved at step {state.global_step}",
+                                          step=state.global_step, path=str(path)))
 
     def _record(self, data: dict[str, Any]) -> None:
         self.history.append(data)

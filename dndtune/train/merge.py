@@ -16,7 +16,7 @@ from typing import Any
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink, NullSink
+from dndtune.events import EventSink, MergeDone, MergeStarted, NullSink
 from dndtune.machine import TrainDtype
 from dndtune.train.load import torch_dtype
 
@@ -44,8 +44,8 @@ def merge_adapter(base_path: Path, adapter_dir: Path, target: Path, *, dtype: Tr
     if not (adapter_dir / "adapter_config.json").is_file():
         raise DndtuneError("no trained adapter to merge", path=str(adapter_dir),
                            fix="run the train stage first")
-    sink.emit(Event("merge", "merge.start", f"merging the adapter into {base_path.name} ({dtype})",
-                    data={"base": str(base_path), "adapter": str(adapter_dir), "dtype": dtype}))
+    sink.emit(MergeStarted(message=f"merging the adapter into {base_path.name} ({dtype})", base=str(base_path),
+                           adapter=str(adapter_dir), dtype=dtype))
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     merged: Any = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     merged = merged.to(torch_dtype(dtype))
@@ -64,8 +64,7 @@ def merge_adapter(base_path: Path, adapter_dir: Path, target: Path, *, dtype: Tr
                 "stop_tokens": list(stop_tokens)}
         (tmp / MERGE_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     size = sum(p.stat().st_size for p in target.rglob("*.safetensors"))
-    sink.emit(Event("merge", "merge.done", f"merged model written to {target}",
-                    data={"path": str(target), "bytes": size, "dtype": dtype}))
+    sink.emit(MergeDone(message=f"merged model written to {target}", path=str(target), bytes=size, dtype=dtype))
     return target
 
 

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink
+from dndtune.events import EventSink, TrainFresh, TrainResumed
 
 STATE_FILE = "trainer_state.json"
 KEY_FILE = "dndtune-resume.json"
@@ -74,7 +74,7 @@ def decide_resume(folder: Path, key: str, policy: bool | None, events: EventSink
     if policy is False:
         if folder.exists():
             shutil.rmtree(folder)
-            events.emit(Event("train", "train.fresh", f"starting over: removed earlier checkpoints in {folder}"))
+            events.emit(TrainFresh(message=f"starting over: removed earlier checkpoints in {folder}"))
         return None
     if latest is None:
         if policy is True:
@@ -84,14 +84,13 @@ def decide_resume(folder: Path, key: str, policy: bool | None, events: EventSink
     stored = read_key(folder)
     if stored != key:
         if policy is True:
-            events.emit(Event("train", "train.resume",
-                              f"resuming {latest.name} although the recipe or data changed since it was saved",
-                              level="warning", data={"step": checkpoint_step(latest), "path": str(latest)}))
+            events.emit(TrainResumed(
+                message=f"resuming {latest.name} although the recipe or data changed since it was saved",
+                level="warning", step=checkpoint_step(latest), path=str(latest)))
             return latest
         raise DndtuneError(
             f"{folder} holds checkpoints from a different model, dataset or training setup",
             fix=f"set output.run_name to a new name, or delete {folder} to start over",
         )
-    events.emit(Event("train", "train.resume", f"resuming from {latest.name}",
-                      data={"step": checkpoint_step(latest), "path": str(latest)}))
+    events.emit(TrainResumed(message=f"resuming from {latest.name}", step=checkpoint_step(latest), path=str(latest)))
     return latest

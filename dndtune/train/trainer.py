@@ -20,7 +20,20 @@ from typing import Any
 
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, EventSink
+from dndtune.events import (
+    AdapterSaved,
+    EarlyStopped,
+    EngineLog,
+    EventSink,
+    LabelsCounted,
+    LabelsDropped,
+    LossPlotted,
+    ModelLoaded,
+    NoEvalSplit,
+    TrainEngine,
+    TrainStopped,
+    WeightsUnsupported,
+)
 from dndtune.train.callbacks import EventCallback
 from dndtune.train.collate import LabelCheckingCollator
 from dndtune.train.job import ModelSpec, TrainJob, TrainResult
@@ -59,15 +72,17 @@ def tokenize_split(renderer: ChatRenderer, examples: Sequence[Mapping[str, Any]]
                    emphasis: Emphasis | None = None) -> tuple[list[TokenizedConversation], LabelStats]:
     items, stats = tokenize_conversations(renderer, examples, max_length=max_length, emphasis=emphasis)
     share = 100.0 * stats.trained_tokens / stats.tokens if stats.tokens else 0.0
-    events.emit(Event(STAGE, "train.labels",
-                      f"{split}: {stats.kept} conversations, {stats.tokens} tokens, "
-                      f"{stats.trained_tokens} trained ({share:.0f}% assistant)",
-                      data={"split": split, **stats.as_dict()}))
+    events.emit(LabelsCounted(message=f"{split}: {stats.kept} conversations, {stats.tokens} tokens, "
+                              f"{stats.trained_tokens} trained ({share:.0f}% assistant)",
+                              split=split, conversations=stats.conversations, kept=stats.kept,
+                              truncated=stats.truncated, dropped_no_labels=stats.dropped_no_labels,
+                              tokens=stats.tokens, trained_tokens=stats.trained_tokens, longest=stats.longest,
+                              shortest_dropped_prompt=stats.shortest_dropped_prompt))
     if stats.dropped_no_labels:
-        events.emit(Event(STAGE, "train.labels.dropped",
-                          f"{split}: {stats.dropped_no_labels} conversation(s) have no assistant token within "
-                          f"data.max_seq_length={max_length} and are left out",
-                          level="warning", data={"split": split, "dropped": stats.dropped_no_labels}))
+        events.emit(LabelsDropped(
+            message=f"{split}: {stats.dropped_no_labels} conversation(s) have no assistant token within "
+                    f"data.max_seq_length={max_length} and are left out",
+            split=split, dropped=stats.dropped_no_labels))
     return items, stats
 
 
@@ -123,7 +138,7 @@ def _stdout_to_events(events: EventSink) -> Iterator[None]:
     finally:
         for line in buffer.getvalue().splitlines():
             if line.strip():
-                events.emit(Event(STAGE, "train.engine.log", line.strip(), level="debug"))
+                events.emit(EngineLog(message=line.strip()))
 
 
 def _sft_config(job: TrainJob, has_eval: bool, early_stopping: bool) -> Any:
@@ -182,7 +197,8 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
                   stop_event: threading.Event | None = None) -> TrainResult:
     """Train LoRA adapters on ``train_examples``; returns when done, stopped, or raises on divergence."""
     started = time.perf_counter()
-    events.emit(Event(STAGE, "train.engine", job.engine.describe(), level="debug", data=asdict(job.engine)))
+    events.emit(TrainEngine(message=job.engine.describe(), engine=job.engine.name, backend=job.engine.backend,
+                            dtype=job.engine.dtype, load_in_4bit=job.engine.load_in_4bit, reason=job.engine.reason))
     tokenizer = load_tokenizer(job.model)
     data = _tokenize(job, tokenizer, train_examples, eval_examples, events)
 
@@ -197,12 +213,12 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
         model = load_for_training(job.model.path, job.engine, job.lora, max_seq_length=job.max_seq_length,
                                   gradient_checkpointing=job.hparams.gradient_checkpointing, seed=job.hparams.seed)
     trainable, total = _parameter_counts(model)
-    events.emit(Event(STAGE, "train.model", f"LoRA r={job.lora.r}: {trainable:,} trainable of {total:,} parameters",
-                      data={"trainable_params": trainable, "total_params": total}))
+    events.emit(ModelLoaded(message=f"LoRA r={job.lora.r}: {trainable:,} trainable of {total:,} parameters",
+                            trainable_params=trainable, total_params=total))
     if any(item.weights is not None for item in data.train) and not supports_masked_loss(model):
-        events.emit(Event(STAGE, "train.weights.unsupported",
-                          "train.decision_loss_weight is not applied: this model's LM head is not a plain linear "
-                          "layer, so its own unweighted loss is used", level="warning"))
+        events.emit(WeightsUnsupported(
+            message="train.decision_loss_weight is not applied: this model's LM head is not a plain linear layer, "
+                    "so its own unweighted loss is used"))
 
     callback = EventCallback(events, stop_event=stop_event, metrics_path=job.layout.metrics)
     with _stdout_to_events(events):
@@ -218,7 +234,7 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
         )
     plot = write_loss_plot(job.layout.metrics, job.layout.loss_plot)
     if plot is not None:
-        events.emit(Event(STAGE, "train.plot", f"loss curve: {plot}", level="debug", data={"path": str(plot)}))
+        events.emit(LossPlotted(message=f"loss curve: {plot}", path=str(plot)))
     best = state.best_metric if stopper is not None else _best(callback.history)
     common = {
         "step": state.global_step, "max_steps": state.max_steps,
@@ -230,8 +246,8 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
     }
     if callback.stopped_by_request and state.global_step < state.max_steps:
         saved = job.layout.checkpoints / f"checkpoint-{state.global_step}"
-        events.emit(Event(STAGE, "train.stopped", f"stopped at step {state.global_step}; rerun to resume",
-                          data={"step": state.global_step, "checkpoint": str(saved)}))
+        events.emit(TrainStopped(message=f"stopped at step {state.global_step}; rerun to resume",
+                                 step=state.global_step, checkpoint=str(saved)))
         return TrainResult(status="stopped", adapter_dir=None, checkpoint=saved, early_stopped=False,
                            seconds=time.perf_counter() - started, **common)
 
@@ -239,12 +255,10 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
         job.hparams.early_stopping_patience or 0)
     if early_stopped:
         kept = f", keeping the best checkpoint (eval loss {best:.4f})" if best is not None else ""
-        events.emit(Event(STAGE, "train.early_stop",
-                          f"eval loss stopped improving: early stop at step {state.global_step}{kept}",
-                          data={"step": state.global_step}))
+        events.emit(EarlyStopped(message=f"eval loss stopped improving: early stop at step {state.global_step}{kept}",
+                                 step=state.global_step))
     save_adapter(trainer.model, tokenizer, job.layout.adapter)
-    events.emit(Event(STAGE, "train.adapter", f"adapter saved to {job.layout.adapter}",
-                      data={"path": str(job.layout.adapter)}))
+    events.emit(AdapterSaved(message=f"adapter saved to {job.layout.adapter}", path=str(job.layout.adapter)))
     return TrainResult(status="completed", adapter_dir=job.layout.adapter, checkpoint=None,
                        early_stopped=early_stopped, seconds=time.perf_counter() - started, **common)
 
@@ -270,8 +284,7 @@ def _tokenize(job: TrainJob, tokenizer: Any, train_examples: Sequence[Mapping[st
     if eval_examples:
         evaluation, eval_stats = tokenize_split(renderer, eval_examples, job.max_seq_length, "eval", events)
     if job.hparams.early_stopping_patience is not None and not evaluation:
-        events.emit(Event(STAGE, "train.no_eval", "no held-out conversations: evaluation and early stopping are off",
-                          level="warning"))
+        events.emit(NoEvalSplit(message="no held-out conversations: evaluation and early stopping are off"))
     return _Splits(train, train_stats, evaluation, eval_stats)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from dndtune.cli.main import main
 from dndtune.cli.run import RunConsole, stop_on_interrupt, summary
-from dndtune.events import Event, ListSink
+from dndtune.events import ListSink, TrainBegan, TrainStep
 from dndtune.pipeline import PipelineResult, build_pipeline
 from dndtune.recipe.loader import parse_recipe
 
@@ -76,11 +76,10 @@ def test_first_interrupt_requests_a_stop_second_aborts() -> None:
 def test_progress_lines_are_throttled_in_logs() -> None:
     stream = io.StringIO()
     console = RunConsole(stream)
-    console.emit(Event("train", "train.begin", "training from step 0 to 100", data={"step": 0, "max_steps": 100}))
+    console.emit(TrainBegan(message="training from step 0 to 100", step=0, max_steps=100))
     for step in range(1, 101):
-        console.emit(Event("train", "train.step", level="debug", data={
-            "step": step, "max_steps": 100, "loss": 2.0, "lr": 1e-4, "tokens_per_s": 900.0, "eta_s": 100 - step,
-            "mem_bytes": 2**30}))
+        console.emit(TrainStep(step=step, max_steps=100, loss=2.0, lr=1e-4, tokens_per_s=900.0, eta_s=100 - step,
+                               mem_bytes=2**30))
     lines = [line for line in stream.getvalue().splitlines() if line.startswith("[train] step")]
     assert len(lines) == 21 and lines[0].startswith("[train] step 1/100 loss 2.0000")
     assert "900 tok/s" in lines[0] and "eta 1m39s" in lines[0] and "mem 1.0 GiB" in lines[0]

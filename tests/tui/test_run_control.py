@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import RichLog
 
-from dndtune.events import Event
+from dndtune.events import CheckpointSaved, TrainBegan, TrainStep
 from dndtune.pipeline import RunContext, Stage
 from tests.tui.conftest import build_app, write_project
 from tui.app import DndtuneApp
@@ -34,19 +34,18 @@ class HeldSteps:
         self.stopped_at: int | None = None
 
     def __call__(self, ctx: RunContext) -> None:
-        ctx.events.emit(Event("train", "train.begin", f"training from step 0 to {STEPS}",
-                              data={"step": 0, "max_steps": STEPS}))
+        ctx.events.emit(TrainBegan(message=f"training from step 0 to {STEPS}", step=0, max_steps=STEPS))
         for step in range(1, STEPS + 1):
             self.in_step.set()
             if not self.release.wait(timeout=30):
                 raise TimeoutError("the test never released the step")
             self.release.clear()
             self.in_step.clear()
-            ctx.events.emit(Event("train", "train.step", f"step {step}", level="debug", data={
-                "step": step, "max_steps": STEPS, "epoch": step / STEPS, "loss": 3.0 / step, "mem_bytes": 10**8}))
+            ctx.events.emit(TrainStep(message=f"step {step}", step=step, max_steps=STEPS, epoch=step / STEPS,
+                                      loss=3.0 / step, mem_bytes=10**8))
             if ctx.stop_event.is_set():
-                ctx.events.emit(Event("train", "train.checkpoint", f"checkpoint saved at step {step}",
-                                      data={"step": step, "path": f"checkpoint-{step}"}))
+                ctx.events.emit(CheckpointSaved(message=f"checkpoint saved at step {step}", step=step,
+                                                path=f"checkpoint-{step}"))
                 self.stopped_at = step
                 return
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from textual.app import App
 from textual.widgets import Input, Static
 
-from dndtune.events import Event
+from dndtune.events import TrainBegan, TrainStep
 from tests.tui.conftest import build_app
 from tui.messages import PipelineEvent
 from tui.screens.environment import EnvironmentScreen
@@ -126,12 +126,11 @@ async def test_train_screen_draws_pipeline_events(project: Path) -> None:
                 break
             await pilot.pause(0.05)
         app.run_state.status = "running"
-        app.post_message(PipelineEvent(Event("train", "train.begin", "training from step 0 to 10",
-                                             data={"step": 0, "max_steps": 10})))
+        app.post_message(PipelineEvent(TrainBegan(message="training from step 0 to 10", step=0, max_steps=10)))
         for step, loss in enumerate((3.2, 2.9, 2.4), start=1):
-            app.post_message(PipelineEvent(Event("train", "train.step", f"step {step}", level="debug", data={
-                "step": step, "max_steps": 10, "epoch": step / 10, "loss": loss, "lr": 2e-4, "grad_norm": 1.0,
-                "tokens_per_s": 410.0, "eta_s": 70.0, "mem_bytes": 900_000_000})))
+            app.post_message(PipelineEvent(TrainStep(message=f"step {step}", step=step, max_steps=10, epoch=step / 10,
+                                                     loss=loss, lr=2e-4, grad_norm=1.0, tokens_per_s=410.0, eta_s=70.0,
+                                                     mem_bytes=900_000_000)))
         chart = app.screen.query_one(LossChart)
         for _ in range(100):
             if len(chart.train) == 3:

@@ -12,7 +12,19 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from dndtune.events import Event
+from dndtune.events import (
+    CheckpointSaved,
+    Event,
+    ExportDone,
+    GoalsJudged,
+    PipelineStage,
+    QuantTried,
+    RunFinished,
+    TrainBegan,
+    TrainEval,
+    TrainStep,
+    VerifyChecked,
+)
 from tests.tui.conftest import build_app
 from tui.memory_probe import MemorySample
 from tui.messages import PipelineEvent
@@ -30,19 +42,18 @@ async def settle(pilot: Pilot[None]) -> None:
 
 def train_events() -> list[Event]:
     """Thirty steps of a sixty-step run with evaluations and a checkpoint: a run caught mid-way."""
-    events = [Event("pipeline", "pipeline.stage", "fine-tune LoRA adapters", data={"stage": "train", "state": "start"}),
-              Event("train", "train.begin", "training from step 0 to 60", data={"step": 0, "max_steps": 60})]
+    events = [PipelineStage(stage="pipeline", message="fine-tune LoRA adapters", state="start"),
+              TrainBegan(message="training from step 0 to 60", step=0, max_steps=60)]
     for step in range(1, 31):
         loss = 3.4 * 0.93**step + 0.6 + (0.08 if step % 4 == 0 else 0.0)
-        events.append(Event("train", "train.step", f"step {step}/60", level="debug", data={
-            "step": step, "max_steps": 60, "epoch": step / 20, "loss": loss, "lr": 2e-4 * (1 - step / 60),
-            "grad_norm": 1.1, "tokens_per_s": 812.0, "eta_s": 30 * 4.2, "mem_bytes": 2_400_000_000 + step * 5_000_000}))
+        events.append(TrainStep(message=f"step {step}/60", step=step, max_steps=60, epoch=step / 20, loss=loss,
+                                lr=2e-4 * (1 - step / 60), grad_norm=1.1, tokens_per_s=812.0, eta_s=30 * 4.2,
+                                mem_bytes=2_400_000_000 + step * 5_000_000))
         if step % 10 == 0:
-            events.append(Event("train", "train.eval", f"step {step} eval loss {loss + 0.2:.4f}",
-                                data={"step": step, "eval_loss": loss + 0.2}))
+            events.append(TrainEval(message=f"step {step} eval loss {loss + 0.2:.4f}", step=step, eval_loss=loss + 0.2))
         if step == 20:
-            events.append(Event("train", "train.checkpoint", "checkpoint saved at step 20", level="debug",
-                                data={"step": 20, "path": "training-output/runs/snapshot/checkpoints/checkpoint-20"}))
+            events.append(CheckpointSaved(message="checkpoint saved at step 20", step=20,
+                                          path="training-output/runs/snapshot/checkpoints/checkpoint-20"))
     return events
 
 
@@ -50,19 +61,19 @@ def export_events() -> list[Event]:
     tries = [("Q8_0", 292_000_000, False, None, "skipped"), ("Q6_K", 225_000_000, False, None, "skipped"),
              ("Q5_K_M", 199_000_000, True, 203_000_000, "too-big"), ("Q4_K_M", 181_000_000, True, 180_400_000,
                                                                        "passed")]
-    events = [Event("export", "export.quant_try", q, data={"quant": q, "predicted_bytes": p, "fits": f,
-                                                          "actual_bytes": a, "outcome": o})
+    events = [QuantTried(message=q, quant=q, predicted_bytes=p, fits=f, actual_bytes=a, outcome=o, perplexity=None)
               for q, p, f, a, o in tries]
     for name, passed, required in (("loads", True, True), ("chat_template", True, True),
                                    ("end_of_turn_is_eog", True, True), ("logit_parity", True, True),
                                    ("stops_at_end_of_turn", True, False), ("tool_call_parses", False, False)):
         detail = "as expected" if passed else "roll prompt produced no parseable tool call"
-        events.append(Event("export", "export.verify", f"{'ok' if passed else 'FAILED'} {name}: {detail}",
-                            level="info" if passed else "warning",
-                            data={"rung": "Q4_K_M", "check": name, "passed": passed, "required": required}))
-    events.append(Event("export", "export.done", "snapshot-Q4_K_M.gguf: 180.4 MB", data={
-        "gguf": "training-output/runs/snapshot/export/snapshot-Q4_K_M.gguf", "quant": "Q4_K_M",
-        "bytes": 180_400_000}))
+        events.append(VerifyChecked(message=f"{'ok' if passed else 'FAILED'} {name}: {detail}",
+                                    level="info" if passed else "warning", rung="Q4_K_M", check=name, passed=passed,
+                                    required=required))
+    events.append(ExportDone(message="snapshot-Q4_K_M.gguf: 180.4 MB",
+                             gguf="training-output/runs/snapshot/export/snapshot-Q4_K_M.gguf", quant="Q4_K_M",
+                             bytes=180_400_000, manifest="out/model.json", sha256="0" * 64, perplexity=None,
+                             gen_tps=None))
     rows = [("recall", "roll recall", 1.0, 0.0, ">= 0.95", True), ("precision", "roll precision", 0.93, None, ">= 0.90",
              True), ("false_call_rate", "false call rate", 0.02, 0.0, "<= 0.05", True),
             ("exact_skill", "exact skill", 0.4, None, ">= 0.85", False),
@@ -70,11 +81,11 @@ def export_events() -> list[Event]:
             ("stop_rate", "stops cleanly", 0.81, 0.05, ">= 0.95", False),
             ("leak_rate", "leak rate", 0.0, 0.12, "<= 0.00", True),
             ("regression_pass_rate", "regression suite", 0.86, 0.21, ">= 1.00", False)]
-    events.append(Event("evaluate", "evaluate.goals", "the model misses 3 of 8 goals", level="warning", data={
-        "rows": [{"key": k, "label": label, "value": v, "baseline": b, "goal": g, "met": m}
-                 for k, label, v, b, g, m in rows],
-        "verdict": "the model misses 3 of 8 goals"}))
-    events.append(Event("pipeline", "pipeline.done", "run completed", data={"status": "completed"}))
+    events.append(GoalsJudged(message="the model misses 3 of 8 goals", level="warning",
+                              rows=[{"key": k, "label": label, "value": v, "baseline": b, "goal": g, "met": m}
+                                    for k, label, v, b, g, m in rows],
+                              verdict="the model misses 3 of 8 goals", eval_file="eval.json", model="snapshot-Q4_K_M"))
+    events.append(RunFinished(message="run completed", status="completed", run_dir="training-output/runs/snapshot"))
     return events
 
 

@@ -32,3 +32,19 @@ class DndtuneScreen(Screen[None]):
     def on_run_updated(self, message: RunUpdated) -> None:
         # The nav bar's run badge is on every screen.
         self.query_one(NavBar).refresh()
+
+
+class LiveRunScreen(DndtuneScreen):
+    """A screen drawn from the run state: redrawn when it is shown and after every run update.
+
+    Textual calls ``on_run_updated`` of each class in the MRO, so the nav bar refresh above runs too.
+    """
+
+    def redraw(self) -> None:
+        raise NotImplementedError
+
+    def on_screen_resume(self) -> None:
+        self.redraw()
+
+    def on_run_updated(self, message: RunUpdated) -> None:
+        self.redraw()

@@ -12,9 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from tui.format import size
-from tui.messages import RunUpdated
 from tui.run_state import RunState
-from tui.screens.base import DndtuneScreen
+from tui.screens.base import LiveRunScreen
 from tui.widgets.export.goals import goals_renderable
 from tui.widgets.export.quant_ladder import QuantLadder
 
@@ -57,7 +56,7 @@ def result_renderable(state: RunState, size_limit: int | None) -> RenderableType
     return Group(*parts)
 
 
-class ExportScreen(DndtuneScreen):
+class ExportScreen(LiveRunScreen):
     MODE = "export"
 
     def compose(self) -> ComposeResult:
@@ -74,16 +73,9 @@ class ExportScreen(DndtuneScreen):
         self.query_one("#quant-ladder").border_title = "quant ladder"
         self.query_one("#export-goals").border_title = "goals"
         self.query_one("#export-result").border_title = "result"
-        self._redraw()
+        self.redraw()
 
-    def on_screen_resume(self) -> None:
-        self._redraw()
-
-    def on_run_updated(self, message: RunUpdated) -> None:
-        super().on_run_updated(message)
-        self._redraw()
-
-    def _redraw(self) -> None:
+    def redraw(self) -> None:
         state = self.dndtune.run_state
         recipe = self.dndtune.recipe
         self.query_one(QuantLadder).show(state.quant_tries, state.export_quant)

@@ -11,8 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import RichLog, Static
 
 from dndtune.env.environment import EnvReport
-from tui.messages import RunUpdated
-from tui.screens.base import DndtuneScreen
+from tui.screens.base import LiveRunScreen
 from tui.widgets.train.loss_chart import LossChart
 from tui.widgets.train.memory_pane import MemoryPane
 from tui.widgets.train.progress_pane import ProgressPane
@@ -27,7 +26,7 @@ def machine_memory_total(environment: EnvReport | None) -> int | None:
     return environment.ram_total
 
 
-class TrainScreen(DndtuneScreen):
+class TrainScreen(LiveRunScreen):
     MODE = "train"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Train/resume"),
@@ -56,14 +55,7 @@ class TrainScreen(DndtuneScreen):
         self.query_one("#memory-box").border_title = "memory"
         self.query_one("#train-log").border_title = "log"
         self.watch(self.app, "recipe", self._show_recipe)
-        self._redraw()
-
-    def on_screen_resume(self) -> None:
-        self._redraw()
-
-    def on_run_updated(self, message: RunUpdated) -> None:
-        super().on_run_updated(message)
-        self._redraw()
+        self.redraw()
 
     def _show_recipe(self) -> None:
         recipe = self.dndtune.recipe
@@ -78,7 +70,7 @@ class TrainScreen(DndtuneScreen):
                                             (recipe.output.run_name, "bold")))
         self.query_one("#train-recipe", Static).update(label)
 
-    def _redraw(self) -> None:
+    def redraw(self) -> None:
         state = self.dndtune.run_state
         self._show_recipe()
         self.query_one(ProgressPane).show(state)
