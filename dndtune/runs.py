@@ -17,6 +17,9 @@ own checkpoints (automatic resume) and its finished outputs (nothing to redo)::
       eval.json, eval.png the evaluation reports and chart
       eval-work/          GGUFs made for ``dndtune eval --ladder``
       ratings.jsonl       play-testers' ratings
+      .run.lock           held by the run working in this folder (a second run is refused)
+      .completed/         while a rerun works: the last completed run's run.json, recipe.yaml and
+                          dataset/, put back if the rerun fails or stops
 
 :class:`RunLayout` names those paths; :class:`RunFolder` is the read side (what exists, what
 ``run.json`` and the manifest say) used by eval, play, deploy and the registry.
@@ -133,6 +136,19 @@ class RunLayout:
     @property
     def ratings(self) -> Path:
         return self.root / "ratings.jsonl"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".run.lock"
+
+    @property
+    def lock_owner(self) -> Path:
+        """Who holds :attr:`lock`: pid, host and start time, for the message a second run gets."""
+        return self.root / ".run.owner.json"
+
+    @property
+    def completed_copy(self) -> Path:
+        return self.root / ".completed"
 
     def read_record(self) -> dict[str, Any]:
         """``run.json`` as a dict (``{}`` before the first run or when it is unreadable)."""

@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument("--target", choices=("gguf", "cactus"), default="gguf",
                    help="gguf: GGUF + manifest for Cactus's React Native/Flutter SDKs (llama.cpp); "
                         "cactus: merged safetensors + tokenizer (and base + adapter) for `cactus convert`")
-    p.add_argument("--name", default=None, help="folder name inside PATH (default: the run name)")
+    p.add_argument("--name", default=None,
+                   help="folder name inside PATH: letters, digits, '-', '_', '.' (default: the run name); "
+                        "a bundle already there is kept as .NAME.previous")
     p.add_argument("--convert", action="store_true",
                    help="with --target cactus: run `cactus convert` (needs the optional cactus-compute package)")
     p.add_argument("--install-cactus", action="store_true",
@@ -54,6 +56,9 @@ def run_deploy(args: argparse.Namespace) -> int:
     if result.integration is not None:
         for line in summary_lines(result.integration):
             print(f"  {line}")
+    if result.previous is not None:
+        print(f"  the bundle it replaced is kept in {result.previous} "
+              "(a hidden folder: Android's default asset rules leave it out of the app)")
     for step in result.notes:
         print(f"  next: {step}")
     return 0

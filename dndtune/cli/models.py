@@ -10,7 +10,19 @@ from typing import Any
 
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.report import HEADLINE, format_value
-from dndtune.registry import Registry, list_versions, measure, promote, record_perf, rollback, warnings_against
+from dndtune.registry import (
+    Registry,
+    check_recorded,
+    hash_gguf,
+    list_versions,
+    measure,
+    promote,
+    record_perf,
+    rollback,
+    verify_export,
+    verify_promoted,
+    warnings_against,
+)
 from dndtune.runs import find_run
 
 DEFAULT_OUTPUT = Path("training-output")
@@ -55,8 +67,17 @@ def register(sub: Any) -> None:
     check.set_defaults(func=run_check)
 
 
-def _versions(args: argparse.Namespace) -> tuple[list[Any], Any]:
-    state = Registry(args.output).read()
+def _versions(args: argparse.Namespace, *, changing: bool = False) -> tuple[list[Any], Any]:
+    """Every version and the registry state; a command that only shows them works on the backup of a damaged
+    registry (with a warning), one that changes it refuses at once (writing the backup back would drop the
+    last change)."""
+    registry = Registry(args.output)
+    if changing:
+        state = registry.read()
+    else:
+        state, warning = registry.read_or_backup()
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     return list_versions(args.output, state), state
 
 
@@ -169,15 +190,17 @@ def _print_samples(console: Any, a: Any, b: Any, limit: int) -> None:
 
 
 def run_promote(args: argparse.Namespace) -> int:
-    versions, state = _versions(args)
+    versions, state = _versions(args, changing=True)
     candidate = _find(versions, args.run, args)
+    # Refuse a failed run or a damaged/changed file before comparing anything.
+    verified = verify_export(candidate.run)
     warnings = _warnings(candidate, versions, state)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if warnings and args.strict:
         raise DndtuneError(f"{candidate.name} is worse than the promoted version",
                            fix="drop --strict to promote anyway")
-    entry = promote(args.output, candidate.run.root, note=args.note)
+    entry = promote(args.output, candidate.run.root, note=args.note, verified=verified)
     print(f"promoted {entry.version}" + (f" (was {entry.previous})" if entry.previous else ""))
     return 0
 
@@ -228,7 +251,14 @@ def run_check(args: argparse.Namespace) -> int:
     if state.promoted is None:
         print(f"{candidate.name}: nothing promoted yet, nothing to compare against")
         return 0
+    # The promoted file must still be the one the registry recorded, or every comparison is against the wrong model.
+    verify_promoted(args.output, state)
     warnings = _warnings(candidate, versions, state)
+    if candidate.name != state.promoted and candidate.gguf is not None:
+        try:  # a candidate promoted before whose file changed can no longer be rolled back to
+            check_recorded(state, hash_gguf(candidate.run), fix="")
+        except DndtuneError as exc:
+            warnings.append(exc.message)
     for warning in warnings:
         print(f"warning: {candidate.name}: {warning}")
     if not warnings:

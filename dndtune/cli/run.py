@@ -17,10 +17,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dndtune.cli.console import ConsoleSink
 from dndtune.evaluate.goals import table_lines
+from dndtune.evaluate.stage import EvaluateResult
 from dndtune.events import (
     AdapterSaved,
     Event,
@@ -33,7 +34,7 @@ from dndtune.events import (
     format_line,
 )
 from dndtune.pipeline import build_pipeline
-from dndtune.pipeline.plan import describe_plan
+from dndtune.pipeline.plan import describe_plan, failing_checks, plan_report
 from dndtune.recipe.loader import load_recipe
 
 if TYPE_CHECKING:
@@ -48,8 +49,7 @@ EXIT_STOPPED = 130
 def run_recipe(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, list(getattr(args, "overrides", []) or []))
     if getattr(args, "dry_run", False):
-        print(plan_text(recipe))
-        return 0
+        return dry_run(recipe)
     # Before anything imports transformers: its download/loading bars would garble the progress bar.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
@@ -72,6 +72,18 @@ def plan_text(recipe: Recipe) -> str:
 
     text: str = describe_plan(recipe)
     return text
+
+
+def dry_run(recipe: Recipe) -> int:
+    """Print the plan; exit 1 when the doctor says the run would fail, so scripts can gate on it."""
+    text, plan = plan_report(recipe)
+    print(text)
+    failing = failing_checks(plan)
+    if not failing:
+        return 0
+    more = f" (and {len(failing) - 1} more in the plan above)" if len(failing) > 1 else ""
+    print(f"dndtune: error: dry run: the run would fail: {failing[0]}{more}", file=sys.stderr)
+    return 1
 
 
 @contextmanager
@@ -196,11 +208,9 @@ def summary(result: PipelineResult) -> str:
         lines.append(f"  adapter   {result.adapter}")
     if result.merged is not None:
         lines.append(f"  merged    {result.merged}")
-    export = ctx.export.as_dict() if hasattr(ctx.export, "as_dict") else None
-    if export and export.get("gguf"):
-        size = f", {export['bytes'] / 1e6:.1f} MB" if export.get("bytes") else ""
-        quant = f" ({export['quant']}{size})" if export.get("quant") else ""
-        lines.append(f"  gguf      {export['gguf']}{quant}")
+    if ctx.export is not None:
+        manifest = ctx.export.manifest
+        lines.append(f"  gguf      {ctx.export.gguf} ({manifest.quant}, {manifest.bytes / 1e6:.1f} MB)")
     total = sum(float(s.get("seconds", 0.0)) for s in result.stages.values())
     lines.append(f"  wall time {_duration(total)}; record: {ctx.layout.run_json}")
     if evaluation is not None:
@@ -208,7 +218,7 @@ def summary(result: PipelineResult) -> str:
     return "\n".join(lines)
 
 
-def _evaluation_lines(evaluation: Any) -> list[str]:
+def _evaluation_lines(evaluation: EvaluateResult) -> list[str]:
     """Where the report is, what was measured, and the goals table (score | this model | base | goal | ok)."""
 
     report, base = evaluation.report, evaluation.baseline

@@ -17,7 +17,7 @@ from dndtune.paths import cache_dir
 from dndtune.scenario.create import create_scenario
 from dndtune.scenario.formatter import format_text
 from dndtune.scenario.index import build_index
-from dndtune.scenario.loader import find_scenario_files, load_scenarios
+from dndtune.scenario.loader import find_scenario_files, load_scenarios, read_scenario_text
 from dndtune.scenario.quality import check_quality
 
 DEFAULT_ROOT = Path("training-data")
@@ -86,8 +86,14 @@ def run_index(args: argparse.Namespace) -> int:
 
 def run_fmt(args: argparse.Namespace) -> int:
     changed = []
+    unreadable = 0
     for file, _category in find_scenario_files(list(args.paths)):
-        text = file.read_text(encoding="utf-8")
+        text, problem = read_scenario_text(file)
+        if text is None:
+            # Left untouched and named; the other files are still formatted.
+            print(problem, file=sys.stderr)
+            unreadable += 1
+            continue
         formatted = format_text(text)
         if formatted == text:
             continue
@@ -98,7 +104,7 @@ def run_fmt(args: argparse.Namespace) -> int:
     for file in changed:
         print(f"{verb} {file}")
     print(f"{len(changed)} file(s) {verb}" if changed else "all files already formatted")
-    return 1 if (args.check and changed) else 0
+    return 1 if (args.check and changed) or unreadable else 0
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -110,4 +116,8 @@ def run_check(args: argparse.Namespace) -> int:
         if skills:
             print(f"{category}: never rolled: {', '.join(skills)}")
     print(f"{len(loaded.scenarios)} scenario(s) checked, {len(report.diagnostics)} warning(s)", file=sys.stderr)
+    if loaded.failed_files:
+        # Files with errors (unreadable ones included) are not quality-checked: say so, not silently.
+        print(f"{len(loaded.failed_files)} file(s) with errors left out; run: dndtune validate {args.root}",
+              file=sys.stderr)
     return 0

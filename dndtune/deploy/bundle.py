@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from dndtune.atomic import atomic_path
 from dndtune.dataset.chat import tools
 from dndtune.deploy import cactus_convert
 from dndtune.deploy.cactus_engine import LIB_ENV, engine_library
+from dndtune.deploy.install import backup_path, check_name, check_target, is_bundle, staged_bundle
 from dndtune.deploy.integration import IntegrationReport, run_suite
 from dndtune.deploy.manifest import BundleManifest, Decoding, chat_format, write_bundle_manifest
 from dndtune.errors import DndtuneError
@@ -64,6 +64,8 @@ class DeployResult:
     manifest: BundleManifest
     integration: IntegrationReport | None
     notes: list[str] = field(default_factory=list)
+    previous: Path | None = None
+    """Where the bundle this deploy replaced was kept (``.<name>.previous``), when there was one."""
 
 
 def run_profile(run: RunFolder, architecture: str | None) -> ModelProfile:
@@ -101,12 +103,24 @@ def deploy(run: RunFolder, assets: Path, options: DeployOptions | None = None,
            events: EventSink | None = None) -> DeployResult:
     options = options or DeployOptions()
     sink = events or NullSink()
-    if assets.exists() and not assets.is_dir():
-        raise DndtuneError("--to must be a folder (the app's assets folder)", path=str(assets),
-                           fix="pass the folder the app loads models from")
+    # Checked before the (slow) integration suite: a bad name or a foreign folder fails at once.
+    check_target(assets, bundle_name(run, options))
     if options.target == "gguf":
         return _deploy_gguf(run, assets, options, sink)
     return _deploy_cactus(run, assets, options, sink)
+
+
+def bundle_name(run: RunFolder, options: DeployOptions) -> str:
+    """``--name``, else the run name (``-cactus`` added for that target), checked to be one safe folder name."""
+    if options.name is not None:
+        return check_name(options.name)
+    default = run.name if options.target == "gguf" else f"{run.name}-cactus"
+    return check_name(default, "the run name (the default --name)")
+
+
+def _kept(assets: Path, name: str, replaced: bool) -> Path | None:
+    backup = backup_path(assets, name)
+    return backup if replaced and is_bundle(backup) else None
 
 
 def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: EventSink) -> DeployResult:
@@ -120,7 +134,7 @@ def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: E
         events.emit(DeployTesting(message=f"integration suite on {gguf.name} (llama.cpp)"))
         report = run_suite(gguf, profile=profile)
     _check(report, options)
-    name = options.name or run.name
+    name = bundle_name(run, options)
     # The grammar run_suite decoded under (roll_grammar of the same profile and tools).
     grammar = roll_grammar(profile, tools())
     manifest = BundleManifest(
@@ -134,16 +148,17 @@ def _deploy_gguf(run: RunFolder, assets: Path, options: DeployOptions, events: E
         source={"run": str(run.root), "llama_cpp": run.manifest.get("llama_cpp")},
     )
     target = assets / name
-    with atomic_path(target, is_dir=True) as tmp:
+    replaced = is_bundle(target)
+    with staged_bundle(assets, name) as tmp:
         shutil.copy2(gguf, tmp / gguf.name)
         if sha256_file(tmp / gguf.name) != sha:
             raise DndtuneError("the copied GGUF does not match the original", path=str(target),
                                fix="check the disk and deploy again")
         (tmp / GRAMMAR_FILE).write_text(grammar, encoding="utf-8")
         write_bundle_manifest(tmp, manifest)
-        tmp.chmod(0o755)
     events.emit(Deployed(message=f"installed {gguf.name} into {target}", path=str(target)))
-    return DeployResult(installed=target, manifest=manifest, integration=report)
+    return DeployResult(installed=target, manifest=manifest, integration=report,
+                        previous=_kept(assets, name, replaced))
 
 
 def _deploy_cactus(run: RunFolder, assets: Path, options: DeployOptions, events: EventSink) -> DeployResult:
@@ -151,11 +166,12 @@ def _deploy_cactus(run: RunFolder, assets: Path, options: DeployOptions, events:
         raise DndtuneError("the run has no merged model", path=str(run.root),
                            fix="train it to the end (the merge step writes merged/)")
     profile = profile_for_folder(run.merged)
-    name = options.name or f"{run.name}-cactus"
+    name = bundle_name(run, options)
     target = assets / name
+    replaced = is_bundle(target)
     notes: list[str] = []
     files = {"merged": "merged"}
-    with atomic_path(target, is_dir=True) as tmp:
+    with staged_bundle(assets, name) as tmp:
         events.emit(DeployCopying(message=f"laying out {run.name} for cactus convert"))
         shutil.copytree(run.merged, tmp / "merged")
         if run.adapter is not None:
@@ -189,9 +205,9 @@ def _deploy_cactus(run: RunFolder, assets: Path, options: DeployOptions, events:
             source={"run": str(run.root)},
         )
         write_bundle_manifest(tmp, manifest)
-        tmp.chmod(0o755)
     events.emit(Deployed(message=f"installed the Cactus layout into {target}", path=str(target)))
-    return DeployResult(installed=target, manifest=manifest, integration=report, notes=notes)
+    return DeployResult(installed=target, manifest=manifest, integration=report, notes=notes,
+                        previous=_kept(assets, name, replaced))
 
 
 def _folder_size(folder: Path) -> int:

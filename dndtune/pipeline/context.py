@@ -10,11 +10,15 @@ from typing import Any, Literal
 
 from dndtune.dataset.build import DatasetResult
 from dndtune.errors import DndtuneError
+from dndtune.evaluate.stage import EvaluateResult
 from dndtune.events import EventSink
+from dndtune.export.run import ExportResult
 from dndtune.models.compat import ChatTemplates
 from dndtune.models.resolve import ResolvedModel
 from dndtune.recipe.schema import Recipe
 from dndtune.runs import RunLayout
+from dndtune.train.engine import EngineChoice, EngineFacts
+from dndtune.train.job import TrainResult
 
 RunStatus = Literal["running", "completed", "stopped", "failed"]
 
@@ -28,21 +32,18 @@ class RunContext:
     events: EventSink
     stop_event: threading.Event
     resume: bool | None = None
-    facts: Any = None
-    """``dndtune.train.engine.EngineFacts`` once the doctor stage has probed the machine."""
-    engine: Any = None
-    """``dndtune.train.engine.EngineChoice`` once the doctor stage has chosen."""
+    facts: EngineFacts | None = None
+    engine: EngineChoice | None = None
     model: ResolvedModel | None = None
     templates: ChatTemplates | None = None
     tokenizer: Any = None
+    """The base model's tokenizer (a transformers object) with the inference chat template."""
     dataset: DatasetResult | None = None
-    train: Any = None
-    """``dndtune.train.job.TrainResult`` after the train stage."""
+    train: TrainResult | None = None
     merged: Path | None = None
-    export: Any = None
-    """``dndtune.export.run.ExportResult`` after the export stage."""
-    evaluation: Any = None
-    """``dndtune.evaluate.stage.EvaluateResult`` when the evaluate stage scored the model."""
+    export: ExportResult | None = None
+    evaluation: EvaluateResult | None = None
+    """Set when the evaluate stage scored the model (``None`` when it was skipped)."""
     record: dict[str, Any] = field(default_factory=dict)
     """What ``run.json`` holds; stages add their sections."""
     previous: dict[str, Any] = field(default_factory=dict)

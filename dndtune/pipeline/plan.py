@@ -118,12 +118,26 @@ def describe_plan(recipe: Recipe, env: EnvReport | None = None, n_examples: int 
 
     ``env`` defaults to this machine (:func:`collect_environment` at the recipe's output dir).
     """
+    return plan_report(recipe, env, n_examples, profile=profile)[0]
+
+
+def plan_report(recipe: Recipe, env: EnvReport | None = None, n_examples: int | None = None, *,
+                profile: ModelProfile | None = None) -> tuple[str, dict[str, Any]]:
+    """:func:`describe_plan`'s text and the plan it renders: ``--dry-run`` prints one, exits on the other's verdict."""
     env = env or collect_environment(recipe.output.dir)
     source = recipe.source_path
     where = f" ({_relative(source)})" if source else ""
     plan = build_plan(recipe, env, n_examples=n_examples, profile=profile)
-    return (f"# Resolved recipe{where}\n{dump_recipe(recipe)}---\n# Plan\n"
+    text = (f"# Resolved recipe{where}\n{dump_recipe(recipe)}---\n# Plan\n"
             + yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=110))
+    return text, plan
+
+
+def failing_checks(plan: dict[str, Any]) -> list[str]:
+    """The doctor lines of a plan whose verdict is ``fail``, without their ``fail: `` prefix."""
+    if plan["doctor"]["verdict"] != "fail":
+        return []
+    return [line.removeprefix("fail: ") for line in plan["doctor"]["checks"] if line.startswith("fail: ")]
 
 
 def _relative(path: Path) -> str:

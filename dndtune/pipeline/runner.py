@@ -12,6 +12,7 @@ from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
 from dndtune.events import EventSink, PipelineStage, RunFinished
 from dndtune.pipeline.context import PipelineResult, RunContext, RunStatus, Stage
+from dndtune.pipeline.guard import CompletedRun, run_folder_lock
 from dndtune.pipeline.record import now, start_record
 from dndtune.pipeline.stages import DEFAULT_STAGES
 from dndtune.recipe.loader import dump_recipe
@@ -58,9 +59,29 @@ class Pipeline:
         return names[: names.index(last) + 1]
 
     def run(self, stages: Sequence[str] | None = None) -> PipelineResult:
+        """Run the planned stages while holding the run folder; a completed run's record survives a failed rerun."""
         ctx = self.context
-        ctx.layout.root.mkdir(parents=True, exist_ok=True)
-        ctx.previous = ctx.layout.read_record()
+        with run_folder_lock(ctx.layout):
+            completed = CompletedRun(ctx.layout)
+            completed.recover()
+            ctx.previous = ctx.layout.read_record()
+            kept = completed.keep(ctx.previous)
+            try:
+                result = self._run(stages)
+            except BaseException as exc:
+                if kept:
+                    completed.restore({"status": "stopped" if isinstance(exc, KeyboardInterrupt) else "failed",
+                                       "error": ctx.record.get("error"), "at": now()})
+                raise
+            if kept:
+                if result.status == "completed":
+                    completed.discard()
+                else:
+                    completed.restore({"status": result.status, "error": None, "at": now()})
+            return result
+
+    def _run(self, stages: Sequence[str] | None) -> PipelineResult:
+        ctx = self.context
         write_text_atomic(ctx.layout.recipe, dump_recipe(ctx.recipe))
         ctx.record.update(start_record(ctx.recipe, ctx.layout))
         report: dict[str, dict[str, Any]] = {}

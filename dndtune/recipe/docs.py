@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from dndtune.models.profiles import builtin_profiles
-from dndtune.recipe.schema import Recipe
+from dndtune.recipe.schema import Recipe, byte_size
 from dndtune.units import format_size
 
 BEGIN = "<!-- BEGIN generated reference: python -m dndtune.recipe.docs --write docs/recipes.md -->"
@@ -87,7 +87,8 @@ def _type(info: FieldInfo) -> str:
 
 
 def _is_byte_size(info: FieldInfo) -> bool:
-    return any(type(meta).__name__ == "BeforeValidator" for meta in info.metadata)
+    # Int and Float carry a BeforeValidator too (refusing true/false): only byte_size marks a size.
+    return any(getattr(meta, "func", None) is byte_size for meta in info.metadata)
 
 
 def _annotation(annotation: Any) -> str:

@@ -18,11 +18,10 @@ from pydantic import BaseModel, ValidationError
 
 from dndtune.errors import DndtuneError
 from dndtune.recipe.schema import Recipe
+from dndtune.recipe.yaml_text import LineIndex, Loc, decode_recipe, yaml_error
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 _SECTIONS = tuple(name for name in Recipe.model_fields if name != "source_path")
-
-Loc = tuple[str | int, ...]
 
 
 def recipe_dirs(cwd: Path | None = None) -> list[Path]:
@@ -64,6 +63,10 @@ def find_recipe(path_or_name: str, cwd: Path | None = None) -> Path:
             candidate = folder / f"{stem}{suffix}"
             if candidate.is_file():
                 return candidate
+    if given.is_dir():
+        # Checked after the name lookup: a folder called "mobile" must not hide recipes/mobile.yaml.
+        raise DndtuneError("recipe is a folder, not a file", path=path_or_name,
+                           fix="give the YAML file inside it, e.g. recipes/demo-cpu.yaml")
     known = ", ".join(p.stem for p in list_recipes(cwd)) or "none found"
     raise DndtuneError(f"recipe not found: {path_or_name}",
                        fix=f"give a path to a YAML file or one of the shipped names: {known}")
@@ -72,11 +75,12 @@ def find_recipe(path_or_name: str, cwd: Path | None = None) -> Path:
 def load_recipe(path_or_name: str, overrides: Sequence[str] = (), *, cwd: Path | None = None) -> Recipe:
     """Find, read, override and validate a recipe; any problem raises one-line :class:`DndtuneError`."""
     path = find_recipe(path_or_name, cwd)
+    source = _display(path, cwd)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise DndtuneError(f"cannot read recipe: {exc.strerror or exc}", path=_display(path, cwd)) from exc
-    recipe = parse_recipe(text, source=_display(path, cwd), overrides=overrides)
+        raise DndtuneError(f"cannot read recipe: {exc.strerror or exc}", path=source) from exc
+    recipe = parse_recipe(decode_recipe(raw, source), source=source, overrides=overrides)
     return recipe.model_copy(update={"source_path": path.resolve()})
 
 
@@ -108,44 +112,25 @@ def dump_recipe(recipe: Recipe) -> str:
 def _read_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Loc, int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise DndtuneError(f"invalid YAML: {exc.problem or exc.context}", path=source, line=line) from None
-    except yaml.YAMLError as exc:
-        raise DndtuneError(f"invalid YAML: {exc}", path=source) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise yaml_error(exc, text, source) from None
     if node is None:
         raise DndtuneError("recipe is empty", path=source, fix="start from recipes/demo-cpu.yaml")
     if not isinstance(node, yaml.MappingNode):
         raise DndtuneError("a recipe must be a mapping of sections (base_model:, data:, train: ...)",
                            path=source, line=node.start_mark.line + 1)
     lines: dict[Loc, int] = {(): node.start_mark.line + 1}
-    _index_lines(node, (), lines, source)
-    data = yaml.safe_load(text)
+    LineIndex(lines, source).walk(node, (), node.start_mark.line + 1)
+    try:
+        # Safe-loaded: a !!python/... tag cannot run anything; it only fails here, as one line.
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise yaml_error(exc, text, source) from None
     # An empty section (every key commented out) means "all defaults", not an error.
     for section in _SECTIONS:
         if section in data and data[section] is None:
             data[section] = {}
     return data, lines
-
-
-def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], source: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                where = ".".join(str(p) for p in (*loc, key))
-                raise DndtuneError(f"{where}: duplicate key", path=source, line=line,
-                                   fix="keep one of them; YAML would silently use the last")
-            seen.add(key)
-            lines[(*loc, key)] = line
-            _index_lines(value_node, (*loc, key), lines, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*loc, index)] = item.start_mark.line + 1
-            _index_lines(item, (*loc, index), lines, source)
 
 
 # --- --set overrides ----------------------------------------------------------------------------
@@ -165,8 +150,10 @@ def _parse_override(raw: str) -> _Override:
         raise DndtuneError(f"--set {raw}: expected KEY=VALUE with a dotted key, e.g. --set train.lr=1e-4")
     try:
         value = yaml.safe_load(value_text) if value_text.strip() else None
-    except yaml.YAMLError as exc:
-        raise DndtuneError(f"--set {raw}: value is not valid YAML ({exc})") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        # Same wording as in a file, without the line number, which would be the value's own.
+        error = yaml_error(exc, value_text, f"--set {raw}")
+        raise DndtuneError(error.message, path=error.path, fix=error.fix) from None
     return _Override(raw=raw, path=parts, value=value)
 
 
@@ -187,7 +174,8 @@ def _apply_override(data: dict[str, Any], override: _Override) -> None:
 
 
 # Error types raised by dndtune.recipe.schema: already worded for users.
-_OWN_ERRORS = frozenset({"field_error", "size", "unknown_profile", "weight", "empty", "scheduler", "quant"})
+_OWN_ERRORS = frozenset({"field_error", "size", "unknown_profile", "weight", "empty", "scheduler", "quant",
+                         "plain_number"})
 
 _COMPARISONS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
@@ -196,6 +184,7 @@ _KIND_WORDS = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
     "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
     "bool_parsing": "true or false", "path_type": "a path", "none_required": "null",
+    "finite_number": "a finite number",
 }
 
 

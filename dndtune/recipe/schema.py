@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from dndtune.gguf.quant_types import MOBILE_LADDER, QUANT_TYPES
 from dndtune.models.profiles import builtin_profiles
+from dndtune.recipe.numbers import MAX_SEED, MAX_STEPS, Float, Int
 from dndtune.units import parse_size
 
 PROFILE_NAMES = tuple(builtin_profiles())
@@ -31,14 +32,15 @@ def field_error(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("field_error", message, {"field": field})
 
 
-def _size(value: Any) -> int:
+def byte_size(value: Any) -> int:
+    """A size field's value in bytes (``"2GB"``, ``"1.5 GiB"`` or an int), as a pydantic error when unreadable."""
     try:
         return parse_size(value)
     except ValueError as exc:
         raise PydanticCustomError("size", str(exc)) from None
 
 
-ByteSize = Annotated[int, BeforeValidator(_size)]
+ByteSize = Annotated[int, BeforeValidator(byte_size)]
 
 
 class _Section(BaseModel):
@@ -83,8 +85,8 @@ class BaseModelSection(_Section):
 
 class AugmentSection(_Section):
     enabled: bool = Field(default=True, description="Add augmented copies of each training conversation.")
-    copies: int = Field(default=2, ge=0, le=50, description="Augmented copies per original conversation.")
-    seed: int = Field(default=0, description="Seed for the augmentation choices (same seed, same dataset).")
+    copies: Int = Field(default=2, ge=0, le=50, description="Augmented copies per original conversation.")
+    seed: Int = Field(default=0, description="Seed for the augmentation choices (same seed, same dataset).")
     names: bool = Field(default=True, description="Swap character and NPC names consistently.")
     settings: bool = Field(default=True, description="Swap places and setting words consistently.")
     dice: bool = Field(
@@ -99,20 +101,20 @@ class DataSection(_Section):
         default=Path("training-data"),
         description="Folder of Markdown scenarios (relative paths are taken from the current directory).",
     )
-    categories: dict[str, float] = Field(
+    categories: dict[str, Float] = Field(
         default_factory=dict,
         description="Sampling weight per scenario category (sub-folder); empty means all categories equally.",
     )
-    max_per_category: int | None = Field(
+    max_per_category: Int | None = Field(
         default=None, ge=1, description="Cap on conversations taken from one category (none = no cap)."
     )
     augment: AugmentSection = Field(default_factory=AugmentSection, description="Data augmentation.")
-    eval_fraction: float = Field(
+    eval_fraction: Float = Field(
         default=0.15, ge=0.0, le=0.5,
         description="Share of scenarios held out for evaluation (split by scenario, never by turn).",
     )
-    split_seed: int = Field(default=0, description="Seed of the train/eval split.")
-    max_seq_length: int = Field(
+    split_seed: Int = Field(default=0, description="Seed of the train/eval split.")
+    max_seq_length: Int = Field(
         default=1024, ge=64, le=131072,
         description="Longest tokenized conversation trained on; longer ones are truncated. "
         "Activation memory grows with it.",
@@ -131,15 +133,15 @@ class DataSection(_Section):
 
 
 class LoraSection(_Section):
-    r: int = Field(
+    r: Int = Field(
         default=16, ge=1, le=1024,
         description="LoRA rank (adapter size); 8-32 suits small models.",
     )
-    alpha: int = Field(
-        default=32, gt=0,
+    alpha: Int = Field(
+        default=32, gt=0, le=8192,
         description="LoRA scaling numerator; the update is scaled by alpha / r.",
     )
-    dropout: float = Field(default=0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
+    dropout: Float = Field(default=0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
     target_modules: list[str] | Literal["profile"] = Field(
         default="profile",
         description='Module names that get adapters; "profile" uses the model profile\'s list '
@@ -155,36 +157,36 @@ class LoraSection(_Section):
 
 
 class TrainSection(_Section):
-    epochs: float = Field(
-        default=3, gt=0,
+    epochs: Float = Field(
+        default=3, gt=0, le=1000,
         description="Passes over the training set (ignored when max_steps is set).",
     )
-    max_steps: int | None = Field(
-        default=None, ge=1, description="Stop after this many optimizer steps (overrides epochs)."
+    max_steps: Int | None = Field(
+        default=None, ge=1, le=MAX_STEPS, description="Stop after this many optimizer steps (overrides epochs)."
     )
-    lr: float = Field(default=2e-4, gt=0, lt=1, description="Peak learning rate.")
+    lr: Float = Field(default=2e-4, gt=0, lt=1, description="Peak learning rate.")
     lr_scheduler: str = Field(default="cosine", description=f"Schedule: {', '.join(LR_SCHEDULERS)}.")
-    warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0, description="Share of steps spent warming up.")
-    batch_size: int = Field(default=1, ge=1, description="Conversations per device step.")
-    grad_accum: int = Field(
-        default=4, ge=1, description="Steps accumulated per optimizer step "
+    warmup_ratio: Float = Field(default=0.05, ge=0.0, lt=1.0, description="Share of steps spent warming up.")
+    batch_size: Int = Field(default=1, ge=1, le=1024, description="Conversations per device step.")
+    grad_accum: Int = Field(
+        default=4, ge=1, le=1024, description="Steps accumulated per optimizer step "
         "(effective batch = batch_size x grad_accum)."
     )
-    seed: int = Field(default=42, description="Seed for model init, data order and dropout.")
-    save_steps: int = Field(
-        default=50, ge=1,
+    seed: Int = Field(default=42, ge=0, le=MAX_SEED, description="Seed for model init, data order and dropout.")
+    save_steps: Int = Field(
+        default=50, ge=1, le=MAX_STEPS,
         description="Checkpoint every N optimizer steps (resume restarts from the last).",
     )
-    eval_steps: int = Field(
-        default=25, ge=1,
+    eval_steps: Int = Field(
+        default=25, ge=1, le=MAX_STEPS,
         description="Evaluate on the held-out split every N optimizer steps.",
     )
-    logging_steps: int = Field(
-        default=1, ge=1,
+    logging_steps: Int = Field(
+        default=1, ge=1, le=MAX_STEPS,
         description="Report loss and learning rate every N optimizer steps.",
     )
-    early_stopping_patience: int | None = Field(
-        default=3, ge=1,
+    early_stopping_patience: Int | None = Field(
+        default=3, ge=1, le=1000,
         description="Stop after this many evaluations without improvement (none = never stop early).",
     )
     gradient_checkpointing: bool = Field(
@@ -195,12 +197,12 @@ class TrainSection(_Section):
         description="Training engine: auto picks Unsloth on CUDA when it imports cleanly, "
         "else TRL + PEFT (also on CPU, where it measured faster).",
     )
-    save_total_limit: int = Field(
-        default=3, ge=1,
+    save_total_limit: Int = Field(
+        default=3, ge=1, le=1000,
         description="Checkpoints kept on disk (oldest removed first).",
     )
-    weight_decay: float = Field(default=0.0, ge=0.0, description="AdamW weight decay.")
-    decision_loss_weight: float = Field(
+    weight_decay: Float = Field(default=0.0, ge=0.0, le=1.0, description="AdamW weight decay.")
+    decision_loss_weight: Float = Field(
         default=1.0, ge=1.0, le=20.0,
         description="Loss weight of the tokens that decide a DM turn: each roll tool-call block and the "
         "end-of-turn token (1 = plain loss). They are a small share of the trained tokens; a weight "
@@ -276,11 +278,11 @@ class EvaluateSection(_Section):
         description="Run the evaluate stage after export: the exported GGUF on the held-out split, "
         "scored against the goals (docs/evaluation.md).",
     )
-    max_tokens: int = Field(
+    max_tokens: Int = Field(
         default=160, ge=16, le=4096,
         description="Reply budget per DM turn; a reply that needs more does not stop cleanly.",
     )
-    max_turns: int | None = Field(
+    max_turns: Int | None = Field(
         default=None, ge=1, description="Evaluate only the first N held-out DM turns (null = all of them)."
     )
     baseline: bool = Field(
@@ -288,7 +290,7 @@ class EvaluateSection(_Section):
         description="Score the base model too, for comparison; computed once per base model, split and "
         "settings, then reused from dndtune's cache.",
     )
-    baseline_max_turns: int | None = Field(
+    baseline_max_turns: Int | None = Field(
         default=40, ge=1,
         description="DM turns the base model is scored on (null = all): an untuned model writes max_tokens "
         "on most turns, so this bounds the time.",

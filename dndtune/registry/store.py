@@ -4,12 +4,14 @@ The file lives in the output folder (``training-output/registry.json``) beside `
 change is a read-modify-write under an exclusive lock, published by one atomic rename, so a
 crash or a second ``dndtune models promote`` at the same moment never leaves it half-written or
 loses an entry. Rollback is the same single rename: the previous promoted version comes back
-whole or not at all.
+whole or not at all. Each write first keeps the text it replaces as ``registry.json.bak``:
+``training-output/`` is git-ignored, so that copy is the only way back from a damaged registry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shlex
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +24,7 @@ from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
 
 REGISTRY_FILE = "registry.json"
+BACKUP_FILE = "registry.json.bak"
 LOCK_FILE = ".registry.lock"
 SCHEMA_VERSION = 1
 
@@ -74,6 +77,27 @@ class RegistryState(BaseModel):
         return stack
 
 
+class _Damaged(Exception):
+    """registry.json (or its backup) exists but cannot be parsed; the text says why."""
+
+
+def _load(path: Path) -> tuple[str, RegistryState] | None:
+    """The file's text and state; None when it does not exist."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise _Damaged("not UTF-8 text") from None
+    except OSError as exc:
+        raise DndtuneError(f"cannot read the registry: {exc.strerror or exc}", path=str(path),
+                           fix="check the file's permissions") from None
+    try:
+        return raw, RegistryState.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _Damaged(f"{exc.error_count()} problem(s)") from None
+
+
 class Registry:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -82,24 +106,78 @@ class Registry:
     def path(self) -> Path:
         return self.root / REGISTRY_FILE
 
+    @property
+    def backup(self) -> Path:
+        """The registry as it was before the last change (``training-output/`` is not under version control)."""
+        return self.root / BACKUP_FILE
+
+    def restore_command(self) -> str:
+        return f"cp {shlex.quote(str(self.backup))} {shlex.quote(str(self.path))}"
+
+    def _current(self) -> tuple[str, RegistryState] | None:
+        try:
+            return _load(self.path)
+        except _Damaged as exc:
+            raise self._damaged(str(exc)) from None
+
+    def _usable_backup(self) -> RegistryState | None:
+        try:
+            loaded = _load(self.backup)
+        except (_Damaged, DndtuneError):
+            return None
+        return loaded[1] if loaded is not None else None
+
+    def _damaged(self, reason: str) -> DndtuneError:
+        if self._usable_backup() is not None:
+            return DndtuneError(f"registry.json is damaged ({reason}); {BACKUP_FILE} holds the registry as it was "
+                                "before the last change", path=str(self.path),
+                                fix=f"copy {BACKUP_FILE} over registry.json: {self.restore_command()}")
+        return DndtuneError(f"registry.json is damaged ({reason}) and there is no usable {BACKUP_FILE}",
+                            path=str(self.path),
+                            fix="delete registry.json to start a new history; the run folders are not affected")
+
     def read(self) -> RegistryState:
+        loaded = self._current()
+        return loaded[1] if loaded is not None else RegistryState()
+
+    def read_or_backup(self) -> tuple[RegistryState, str | None]:
+        """The state for commands that only show it, and a warning when it came from the backup.
+
+        Listing and comparing should keep working while the user decides what to do with a damaged
+        file; a change (promote, rollback, bench) still refuses, since writing the backup's state
+        back would silently drop the last change.
+        """
         try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return RegistryState()
-        try:
-            return RegistryState.model_validate_json(raw)
-        except ValidationError as exc:
-            raise DndtuneError(f"registry.json is damaged ({exc.error_count()} problem(s))", path=str(self.path),
-                               fix="restore it from version control or delete it to start a new history") from None
+            loaded = _load(self.path)
+        except _Damaged as exc:
+            state = self._usable_backup()
+            if state is None:
+                raise self._damaged(str(exc)) from None
+            return state, (f"{self.path} is damaged ({exc}); showing {BACKUP_FILE}, the registry before the last "
+                           f"change (to keep it: {self.restore_command()})")
+        return (loaded[1] if loaded is not None else RegistryState()), None
 
     @contextlib.contextmanager
     def change(self) -> Iterator[RegistryState]:
-        """Yield the current state for editing; it is written back atomically on success."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        # Waits as long as another writer holds it: a promote queues behind the other, never fails.
-        with FileLock(self.root / LOCK_FILE):
-            state = self.read()
-            yield state
-            write_text_atomic(self.path, state.model_dump_json(indent=2) + "\n")
+        """Yield the current state for editing; it is written back atomically on success.
 
+        The text it replaces is kept as ``registry.json.bak`` first, so a registry damaged later
+        (a truncated copy, a bad hand edit) can be brought back with one ``cp``.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # Waits as long as another writer holds it: a promote queues behind the other, never fails.
+            lock = FileLock(self.root / LOCK_FILE)
+            lock.acquire()
+        except OSError as exc:
+            raise DndtuneError(f"cannot lock the registry: {exc.strerror or exc}", path=str(self.root),
+                               fix="check the output folder's permissions and free space") from None
+        try:
+            loaded = self._current()
+            state = loaded[1] if loaded is not None else RegistryState()
+            yield state
+            if loaded is not None:
+                write_text_atomic(self.backup, loaded[0])
+            write_text_atomic(self.path, state.model_dump_json(indent=2) + "\n")
+        finally:
+            lock.release()

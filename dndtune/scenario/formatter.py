@@ -8,7 +8,7 @@ TOOLCALL line is rewritten only when it parses.
 from __future__ import annotations
 
 from dndtune.scenario.lines import format_result, parse_result_line
-from dndtune.scenario.sections import CANONICAL_HEADERS, HEADER_RE, section_kind
+from dndtune.scenario.sections import CANONICAL_HEADERS, match_header, section_kind
 
 
 def format_text(text: str) -> str:
@@ -18,14 +18,14 @@ def format_text(text: str) -> str:
     in_comment = False
     for raw in lines:
         line = raw.rstrip()
-        header = None if in_comment else HEADER_RE.match(line)
-        if header:
-            kind = section_kind(header.group("name"))
+        header = None if in_comment else match_header(line)
+        if header is not None:
+            kind = section_kind(header)
             while out and not out[-1]:
                 out.pop()
             if out:
                 out.append("")
-            out.append(f"## {CANONICAL_HEADERS[kind]}" if kind else f"## {header.group('name')}")
+            out.append(f"## {CANONICAL_HEADERS[kind]}" if kind else f"## {header}")
             continue
         if kind == "toolcall" and line.strip() and not in_comment:
             result, problem = parse_result_line(line, 0)
@@ -35,7 +35,7 @@ def format_text(text: str) -> str:
             in_comment = True
         elif in_comment and "-->" in line:
             in_comment = False
-        if not line and (not out or not out[-1] or HEADER_RE.match(out[-1])):
+        if not line and (not out or not out[-1] or match_header(out[-1]) is not None):
             continue  # collapse blank runs, and no blank right after a header
         out.append(line)
     while out and not out[-1]:

@@ -13,16 +13,18 @@ import re
 from dataclasses import dataclass, field
 
 from dndtune.scenario.diagnostics import Diagnostic, DiagnosticCollector, ScenarioError, has_errors
+from dndtune.scenario.limits import clip
 from dndtune.scenario.lines import find_markers, parse_character, parse_result_line
 from dndtune.scenario.models import Character, RollResult, Scenario, SystemContext, Turn, TurnRole
 from dndtune.scenario.sections import CANONICAL_HEADERS, Document, Section, split_document
 from dndtune.scenario.validator import check_scenario
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 """Bumped whenever parsing changes meaning, so cached parses are not reused across versions."""
 
 FIELD_RE = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z ]{0,30}?)\s*:\s*(?P<value>.*)$")
 PARTY_ITEM_RE = re.compile(r"^\s*[-*+]\s+(?P<text>.+)$")
+BOM = "\ufeff"
 TURN_ROLES = {"user": TurnRole.USER, "dm": TurnRole.DM, "toolcall": TurnRole.TOOLCALL}
 
 
@@ -41,9 +43,18 @@ def content_hash(text: str) -> str:
 
 
 def parse_scenario(text: str, path: str, category: str) -> ParseResult:
-    """Parse one scenario file's text. Never raises on bad input: problems become diagnostics."""
+    """Parse one scenario file's text. Never raises on bad input: problems become diagnostics.
+
+    Linear in the length of ``text`` (the TUI re-runs it on every save), whatever the text holds.
+    """
     out = DiagnosticCollector(path)
+    # Editors on Windows save UTF-8 with a byte-order mark; it is not part of the title.
+    text = text.removeprefix(BOM)
+    _check_text(text, out)
     doc = split_document(text)
+    if doc.unclosed_comment_line is not None:
+        out.error(doc.unclosed_comment_line, "'<!--' is never closed, so everything after it would be "
+                                             "trained on as text: add '-->' where the comment ends")
     if doc.title is None:
         out.error(1, "missing title: the file should start with '# Scenario title'")
     for number, line in doc.preamble:
@@ -63,6 +74,17 @@ def parse_scenario(text: str, path: str, category: str) -> ParseResult:
     )
     out.items.extend(check_scenario(scenario, incomplete_turns=incomplete))
     return ParseResult(scenario, _sorted(out.items))
+
+
+def _check_text(text: str, out: DiagnosticCollector) -> None:
+    """NUL bytes: no editor writes them into Markdown; they mean a binary or damaged file."""
+    first = text.find("\0")
+    if first == -1:
+        return
+    count = text.count("\0")
+    more = f" ({count} in the file)" if count > 1 else ""
+    out.error(text.count("\n", 0, first) + 1, f"NUL byte (\\x00) in the text{more}: a scenario is plain "
+                                               "UTF-8 text; remove it, or move a binary file out of the folder")
 
 
 def parse_or_raise(text: str, path: str, category: str) -> Scenario:
@@ -145,7 +167,7 @@ def _parse_turns(doc: Document, out: DiagnosticCollector) -> tuple[list[Turn], s
             known = list(CANONICAL_HEADERS.values())
             close = difflib.get_close_matches(section.header.upper(), [k.upper() for k in known], n=1, cutoff=0.5)
             hint = f" (did you mean '## {known[[k.upper() for k in known].index(close[0])]}'?)" if close else ""
-            out.error(section.line, f"unknown section '## {section.header}'{hint}; sections are "
+            out.error(section.line, f"unknown section '## {clip(section.header)}'{hint}; sections are "
                                     "SYSTEM, User, DM and TOOLCALL")
             continue
         role = TURN_ROLES[section.kind]

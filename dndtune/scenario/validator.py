@@ -6,6 +6,20 @@ from collections.abc import Collection
 
 from dndtune.scenario.diagnostics import Diagnostic, DiagnosticCollector
 from dndtune.scenario.dice import outcome_for
+from dndtune.scenario.limits import (
+    MAX_DICE,
+    MAX_HP,
+    MAX_LEVEL,
+    MAX_MODIFIER,
+    MAX_QUANTITY,
+    MAX_SIDES,
+    MAX_TARGET,
+    MAX_XP,
+    MIN_LEVEL,
+    MIN_SIDES,
+    clip,
+    range_error,
+)
 from dndtune.scenario.models import Outcome, RollRequest, RollResult, Scenario, Turn, TurnRole
 from dndtune.scenario.skills import SKILLS, suggest_skill
 
@@ -49,11 +63,24 @@ def _check_system(scenario: Scenario, out: DiagnosticCollector) -> None:
                 out.error(c.line, f"{c.name}: maximum HP must be positive, got {c.hp_max}")
             elif c.hp_current > c.hp_max:
                 out.error(c.line, f"{c.name}: HP {c.hp_current} exceeds maximum {c.hp_max}")
-        if c.level is not None and not 1 <= c.level <= 20:
-            out.error(c.line, f"{c.name}: level must be 1-20, got {c.level}")
+            elif c.hp_current < 0:
+                out.error(c.line, f"{c.name}: HP {c.hp_current} is below 0 (HP runs from 0 to the maximum, "
+                                  f"here 0-{c.hp_max})")
+            _limit(out, c.line, f"{c.name}: maximum HP", c.hp_max if c.hp_max > 0 else None, 1, MAX_HP)
+        _limit(out, c.line, f"{c.name}: XP", c.xp, 0, MAX_XP)
+        if c.level is not None and not MIN_LEVEL <= c.level <= MAX_LEVEL:
+            out.error(c.line, f"{c.name}: level must be {MIN_LEVEL}-{MAX_LEVEL}, got {c.level}")
         for item in c.inventory:
             if item.quantity < 1:
                 out.error(c.line, f"{c.name}: inventory item '{item.name}' has quantity {item.quantity}")
+            elif item.quantity > MAX_QUANTITY:
+                _limit(out, c.line, f"{c.name}: quantity of '{item.name}'", item.quantity, 1, MAX_QUANTITY)
+
+
+def _limit(out: DiagnosticCollector, line: int, what: str, value: int | None, low: int, high: int) -> None:
+    """An error naming the limit when ``value`` (if any) is outside ``low``-``high``."""
+    if value is not None and (problem := range_error(what, value, low, high)):
+        out.error(line, problem)
 
 
 def _check_skill(skill: str, line: int, out: DiagnosticCollector) -> None:
@@ -61,10 +88,16 @@ def _check_skill(skill: str, line: int, out: DiagnosticCollector) -> None:
         return
     suggestion = suggest_skill(skill)
     hint = f" (did you mean '{suggestion}'?)" if suggestion else " (see docs/scenario-format.md for the list)"
-    out.error(line, f"unknown skill '{skill}'{hint}")
+    out.error(line, f"unknown skill '{clip(skill)}'{hint}")
 
 
 def _check_result(r: RollResult, out: DiagnosticCollector) -> None:
+    # The parser already refuses such dice; augmented or hand-built results meet the same limits.
+    _limit(out, r.line, f"{r.expression}: number of dice", r.count, 1, MAX_DICE)
+    _limit(out, r.line, f"{r.expression}: faces per die", r.sides, MIN_SIDES, MAX_SIDES)
+    _limit(out, r.line, f"{r.expression}: modifier", r.modifier, -MAX_MODIFIER, MAX_MODIFIER)
+    if r.target_kind is not None:
+        _limit(out, r.line, r.target_kind, r.target_value, 1, MAX_TARGET)
     if r.faces:
         if len(r.faces) != r.count:
             out.error(r.line, f"{r.expression} rolls {r.count} dice but {len(r.faces)} face(s) are given")

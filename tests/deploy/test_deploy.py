@@ -79,16 +79,19 @@ def test_a_gguf_that_no_longer_matches_its_manifest_is_refused(run: RunFolder, t
     assert not (tmp_path / "assets" / "shipme").exists()
 
 
-def test_install_replaces_atomically_and_rejects_files(tmp_path: Path) -> None:
+def test_install_replaces_a_bundle_keeping_it_as_the_backup(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "a.txt").write_text("new")
+    (bundle / BUNDLE_MANIFEST).write_text("{}")
     assets = tmp_path / "assets"
     (assets / "m").mkdir(parents=True)
     (assets / "m" / "old.txt").write_text("old")
+    (assets / "m" / BUNDLE_MANIFEST).write_text("{}")
     install_bundle(bundle, assets, "m")
-    assert [p.name for p in (assets / "m").iterdir()] == ["a.txt"]
-    assert not [p for p in assets.iterdir() if p.name.startswith(".")]
+    assert sorted(p.name for p in (assets / "m").iterdir()) == ["a.txt", BUNDLE_MANIFEST]
+    assert (assets / ".m.previous" / "old.txt").read_text() == "old"
+    assert sorted(p.name for p in assets.iterdir()) == [".m.previous", "m"]
     (tmp_path / "file").write_text("x")
     with pytest.raises(DndtuneError, match="must be a folder"):
         install_bundle(bundle, tmp_path / "file", "m")

@@ -33,8 +33,20 @@ FAST = {"max_tokens": 16, "baseline_max_turns": 2}
 
 
 @dataclass(frozen=True)
+class FakeManifest:
+    quant: str
+    bytes: int
+
+
+@dataclass(frozen=True)
 class FakeExport:
+    """What the export stage leaves on the context, as far as the evaluate stage and the summary read it."""
+
     gguf: Path
+
+    @property
+    def manifest(self) -> FakeManifest:
+        return FakeManifest("F16", self.gguf.stat().st_size)
 
     def as_dict(self) -> dict[str, Any]:
         return {"gguf": str(self.gguf), "quant": "F16", "bytes": self.gguf.stat().st_size}

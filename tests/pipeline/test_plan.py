@@ -5,7 +5,14 @@ from __future__ import annotations
 import yaml
 
 from dndtune.models.profiles import get_profile
-from dndtune.pipeline.plan import build_plan, describe_plan, estimate_steps, predict_gguf_size
+from dndtune.pipeline.plan import (
+    build_plan,
+    describe_plan,
+    estimate_steps,
+    failing_checks,
+    plan_report,
+    predict_gguf_size,
+)
 from dndtune.recipe.loader import load_recipe, parse_recipe
 from tests.env.fakes import GB, fake_env
 
@@ -42,3 +49,12 @@ def test_export_preview_walks_the_ladder() -> None:
     too_small = parse_recipe("base_model:\n  profile: qwen3-1.7b\ntarget:\n  size_limit: 100MB\n")
     assert build_plan(too_small, fake_env(), profile=get_profile("qwen3-1.7b"))["export"]["expected_choice"] \
         .startswith("none fits")
+
+
+def test_plan_report_gives_the_text_and_the_failing_checks() -> None:
+    recipe = parse_recipe("base_model:\n  profile: qwen3-0.6b\n  name_or_path: /nonexistent/model\n")
+    text, plan = plan_report(recipe, fake_env(), profile=get_profile("qwen3-0.6b"))
+    assert text == describe_plan(recipe, fake_env(), profile=get_profile("qwen3-0.6b"))
+    assert plan["doctor"]["verdict"] == "fail"
+    assert failing_checks(plan)[0].startswith("model: base model folder not found: /nonexistent/model")
+    assert failing_checks({"doctor": {"verdict": "warn", "checks": ["warn: disk: tight"]}}) == []

@@ -94,7 +94,8 @@ def test_good_file_has_no_problems() -> None:
          "s.md:19: error: cannot read roll result 'perception check: 18' (write 'roll: skill (Character) = "
          "1d20+3 = 14+3 = 17', optionally followed by ' vs DC 15: success')"),
         ("1d20+1 = 17+1 = 18", "1q20 = 18",
-         "s.md:19: error: '1q20' is not a dice expression (write NdM+K, e.g. 1d20+3 or 2d6)"),
+         "s.md:19: error: '1q20' is not a dice expression (write NdM+K, e.g. 1d20+3 or 2d6; "
+         "1-100 dice, 2-1000 faces, a modifier from -100 to +100)"),
         ("1d20+1 = 17+1 = 18", "1d20+1 = 25", "s.md:19: error: total 25 is impossible for 1d20+1 (range 2-21)"),
         ("1d20+1 = 17+1 = 18", "2d6 = 4 = 4", "s.md:19: error: 2d6 rolls 2 dice but '4' shows 1 value(s)"),
         ("1d20+1 = 17+1 = 18", "2d6+3 = 4+3 = 7",

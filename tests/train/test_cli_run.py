@@ -6,6 +6,7 @@ import io
 import json
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -86,9 +87,18 @@ def test_progress_lines_are_throttled_in_logs() -> None:
     assert lines[-1].startswith("[train] step 100/100")
 
 
+@dataclass(frozen=True)
+class FakeManifest:
+    quant: str = "Q8_0"
+    bytes: int = 299_750_000
+
+
+@dataclass(frozen=True)
 class FakeExport:
-    def as_dict(self) -> dict[str, object]:
-        return {"gguf": "/runs/demo/export/demo-Q8_0.gguf", "quant": "Q8_0", "bytes": 299_750_000}
+    """The fields of an ExportResult the summary reads."""
+
+    gguf: Path = Path("/runs/demo/export/demo-Q8_0.gguf")
+    manifest: FakeManifest = FakeManifest()
 
 
 def test_summary_names_every_output(tmp_path: Path) -> None:
