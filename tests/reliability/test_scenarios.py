@@ -24,31 +24,8 @@ from dndtune.scenario.formatter import format_text
 from dndtune.scenario.limits import MAX_DICE, MAX_MODIFIER, MAX_SIDES, MIN_SIDES
 from dndtune.scenario.loader import load_scenarios
 from dndtune.scenario.parser import parse_scenario
+from tests.scenario.samples import GOOD
 
-GOOD = """\
-# Goblin Ambush
-<!-- tags: goblins, ambush -->
-
-## SYSTEM
-Role: Dungeon Master. Narrate vividly.
-World: Forgotten Realms
-Location: Triboar Trail
-Party:
-- Thorin Ironfist | Dwarf Fighter 3 | HP 28/31 | XP 900 | Inventory: battleaxe, healing potion x2
-- Lyra Moonwhisper | Elf Wizard 3 | HP 14/18 | XP 900 | Inventory: spellbook, 12 gp
-
-## User
-Thorin scans the treeline.
-
-## DM
-Thorin squints into the pines. [roll: perception (Thorin)]
-
-## TOOLCALL
-roll: perception (Thorin) = 1d20+1 = 17+1 = 18
-
-## DM
-Three goblins crouch behind a log.
-"""
 HUGE = "9" * 5000
 """More digits than Python converts (4300): ``int()`` on it used to crash validation."""
 
