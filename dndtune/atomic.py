@@ -90,3 +90,21 @@ def _remove(path: Path) -> None:
 def write_text_atomic(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """``target`` becomes a copy of the folder ``source`` whose files are hard links where the disk allows.
+
+    A new run version reuses an earlier version's adapter or merged weights this way: no bytes are
+    copied, and since every writer replaces files by rename (never in place), neither version can
+    change the other's files.
+    """
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    with atomic_path(target, is_dir=True) as tmp:
+        shutil.copytree(source, tmp, copy_function=link_or_copy, dirs_exist_ok=True)

@@ -1,7 +1,9 @@
 """The run folder: the only module that knows the paths inside ``<output.dir>/runs/<run_name>/``.
 
 A run folder is named after the run, not after a timestamp, so rerunning the same recipe finds its
-own checkpoints (automatic resume) and its finished outputs (nothing to redo)::
+own checkpoints (automatic resume) and its finished outputs (nothing to redo). A completed run is
+a frozen *version*: a rerun whose inputs changed writes the next version beside it
+(``<run_name>``, ``<run_name>-v2``, ``<run_name>-v3``, ...), see :class:`RunFamily`::
 
     <run>/
       run.json            the record: status, every stage's result (rewritten after each stage)
@@ -17,7 +19,8 @@ own checkpoints (automatic resume) and its finished outputs (nothing to redo)::
       eval.json, eval.png the evaluation reports and chart
       eval-work/          GGUFs made for ``dndtune eval --ladder``
       ratings.jsonl       play-testers' ratings
-      .run.lock           held by the run working in this folder (a second run is refused)
+      run.log             the console's lines with timestamps
+      tensorboard/        trainer metrics (``train.report_to: tensorboard``)
       .completed/         while a rerun works: the last completed run's run.json, recipe.yaml and
                           dataset/, put back if the rerun fails or stops
 
@@ -28,6 +31,7 @@ own checkpoints (automatic resume) and its finished outputs (nothing to redo)::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +96,16 @@ class RunLayout:
         return self.root / "metrics.jsonl"
 
     @property
+    def run_log(self) -> Path:
+        """Every line the console showed, timestamped (:class:`dndtune.events.RunLogSink` writes it)."""
+        return self.root / "run.log"
+
+    @property
+    def tensorboard(self) -> Path:
+        """TensorBoard event files when ``train.report_to: tensorboard`` (``tensorboard --logdir <output>/runs``)."""
+        return self.root / "tensorboard"
+
+    @property
     def loss_plot(self) -> Path:
         return self.root / "loss.png"
 
@@ -138,15 +152,6 @@ class RunLayout:
         return self.root / "ratings.jsonl"
 
     @property
-    def lock(self) -> Path:
-        return self.root / ".run.lock"
-
-    @property
-    def lock_owner(self) -> Path:
-        """Who holds :attr:`lock`: pid, host and start time, for the message a second run gets."""
-        return self.root / ".run.owner.json"
-
-    @property
     def completed_copy(self) -> Path:
         return self.root / ".completed"
 
@@ -157,6 +162,82 @@ class RunLayout:
 
 def runs_dir(output_dir: Path) -> Path:
     return output_dir / RUNS_DIR
+
+
+_VERSION_SUFFIX = re.compile(r"^(?P<family>.+)-v(?P<n>[0-9]+)$")
+
+
+@dataclass(frozen=True)
+class RunFamily:
+    """The versions of one recipe's run: ``runs/<name>`` is version 1, ``runs/<name>-v<N>`` version N.
+
+    ``run.json`` says which family and version a folder is (``family``, ``version``), so a recipe
+    whose own run name happens to end in ``-v2`` is never taken for a version of another one; a
+    folder from before versions existed (no ``family`` field) is version 1 of its own name.
+    """
+
+    runs: Path
+    name: str
+
+    @classmethod
+    def under(cls, output_dir: Path, run_name: str) -> RunFamily:
+        return cls(runs_dir(output_dir), run_name)
+
+    @property
+    def lock(self) -> Path:
+        """Held for a whole run of this family: the version is chosen and written under it."""
+        return self.runs / f".{self.name}.lock"
+
+    @property
+    def lock_owner(self) -> Path:
+        """Who holds :attr:`lock`: pid, host and start time, for the message a second run gets."""
+        return self.runs / f".{self.name}.owner.json"
+
+    def folder_name(self, version: int) -> str:
+        return self.name if version == 1 else f"{self.name}-v{version}"
+
+    def layout(self, version: int) -> RunLayout:
+        return RunLayout(self.runs / self.folder_name(version))
+
+    def version_of(self, layout: RunLayout) -> int | None:
+        """Which version of this family ``layout`` holds (``None``: another family's folder, or none)."""
+        record = layout.read_record()
+        if not record and not is_run_folder(layout.root):
+            return None
+        family, version = record.get("family"), record.get("version")
+        if isinstance(family, str) and isinstance(version, int):
+            return version if family == self.name and layout.root.name == self.folder_name(version) else None
+        return 1 if layout.root.name == self.name else None
+
+    def versions(self) -> list[tuple[int, RunLayout]]:
+        """Every version on disk, oldest first."""
+        if not self.runs.is_dir():
+            return []
+        found: list[tuple[int, RunLayout]] = []
+        for child in self.runs.iterdir():
+            match = _VERSION_SUFFIX.match(child.name)
+            if child.name != self.name and not (match and match.group("family") == self.name):
+                continue
+            version = self.version_of(RunLayout(child))
+            if version is not None:
+                found.append((version, RunLayout(child)))
+        return sorted(found, key=lambda item: item[0])
+
+    def latest(self) -> tuple[int, RunLayout] | None:
+        found = self.versions()
+        return found[-1] if found else None
+
+    def latest_layout(self) -> RunLayout:
+        """The newest version's folder, else where version 1 will be written."""
+        latest = self.latest()
+        return latest[1] if latest is not None else self.layout(1)
+
+    def next_version(self) -> int:
+        """One past the highest version, also past any folder in the way (a deleted run's leftovers)."""
+        version = (self.latest() or (0, None))[0] + 1
+        while self.layout(version).root.exists():
+            version += 1
+        return version
 
 
 @dataclass(frozen=True)

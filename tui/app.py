@@ -18,22 +18,25 @@ from dndtune.env.environment import EnvReport, collect_environment
 from dndtune.errors import DndtuneError
 from dndtune.events import CallbackSink, Event, ExportDone, RunFailed, TrainResumed
 from dndtune.export.manifest import read_manifest
-from dndtune.pipeline import build_pipeline
+from dndtune.pipeline import DEFAULT_STAGES, build_pipeline
 from dndtune.recipe.loader import list_recipes, load_recipe
 from dndtune.recipe.schema import Recipe
-from dndtune.runs import RunLayout
+from dndtune.runs import RunFamily
 from tui.commands import DndtuneCommands
 from tui.memory_probe import sample_memory
 from tui.messages import PipelineEvent, RunUpdated
 from tui.run_history import load_previous_run
 from tui.run_state import RunState, apply_event, apply_memory, seed_history
+from tui.screen_names import SCREENS
 from tui.screens.environment import EnvironmentScreen
+from tui.screens.evaluate import EvaluateScreen
 from tui.screens.export import ExportScreen
+from tui.screens.models import ModelsScreen
+from tui.screens.play import PlayScreen
 from tui.screens.recipe import RecipeScreen
 from tui.screens.scenarios import ScenariosScreen
 from tui.screens.train import TrainScreen
 from tui.settings import TuiSettings
-from tui.widgets.common.nav_bar import SCREENS
 
 if TYPE_CHECKING:
     from dndtune.pipeline import Stage
@@ -60,6 +63,9 @@ class DndtuneApp(App[None]):
         "recipe": RecipeScreen,
         "train": TrainScreen,
         "export": ExportScreen,
+        "evaluate": EvaluateScreen,
+        "play": PlayScreen,
+        "models": ModelsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(n), f"show('{mode}')", title, show=False) for n, (mode, title) in enumerate(SCREENS, 1)),
@@ -112,7 +118,7 @@ class DndtuneApp(App[None]):
         recipe = self.recipe
         if recipe is None or self.run_state.active:
             return
-        layout = RunLayout.under(recipe.output.dir, recipe.output.run_name)
+        layout = RunFamily.under(recipe.output.dir, recipe.output.run_name).latest_layout()
         if not load_previous_run(self.run_state, layout):
             self.run_state.reset()
         self.screen.post_message(RunUpdated(None))
@@ -144,8 +150,15 @@ class DndtuneApp(App[None]):
 
     # --- the pipeline run -----------------------------------------------------------------------
 
-    def start_run(self) -> bool:
-        """Run the pipeline on the current recipe in a worker thread; False when it cannot start."""
+    def stage_names(self) -> list[str]:
+        """The stages a run started here goes through."""
+        return [stage.name for stage in (self._stages if self._stages is not None else DEFAULT_STAGES)]
+
+    def start_run(self, *, resume: bool | None = None) -> bool:
+        """Run the pipeline on the current recipe in a worker thread; False when it cannot start.
+
+        ``resume=False`` starts over: a new version trained from scratch (see ``build_pipeline``).
+        """
         if self.run_state.active:
             self.notify("A run is already going.", severity="warning")
             return False
@@ -155,7 +168,7 @@ class DndtuneApp(App[None]):
         self._stop_event = threading.Event()
         self.run_state.start()
         self.screen.post_message(RunUpdated(None))
-        self._run_pipeline(self.recipe, self._stop_event)
+        self._run_pipeline(self.recipe, self._stop_event, resume)
         if self.settings.memory_interval > 0:
             self._memory_timer = self.set_interval(self.settings.memory_interval, self._sample_memory)
         return True
@@ -180,17 +193,14 @@ class DndtuneApp(App[None]):
         return True
 
     @work(thread=True, exclusive=True, group="pipeline", exit_on_error=False)
-    def _run_pipeline(self, recipe: Recipe, stop_event: threading.Event) -> None:
+    def _run_pipeline(self, recipe: Recipe, stop_event: threading.Event, resume: bool | None = None) -> None:
         def forward(event: Event) -> None:
             # post_message is thread-safe and never waits for the UI: a step is not slowed by drawing.
             self.post_message(PipelineEvent(event))
 
         sink = CallbackSink(forward)
         try:
-            if self._stages is None:
-                build_pipeline(recipe, sink, stop_event=stop_event).run()
-            else:
-                build_pipeline(recipe, sink, stop_event=stop_event, stages=self._stages).run()
+            build_pipeline(recipe, sink, stop_event=stop_event, resume=resume, stages=self._stages).run()
         except DndtuneError as exc:
             sink.emit(RunFailed(stage="tui", message=str(exc)))
         except Exception as exc:  # shown in the log pane instead of tearing the UI down
@@ -213,7 +223,7 @@ class DndtuneApp(App[None]):
     def _seed_history(self, step: int) -> None:
         recipe = self.recipe
         assert recipe is not None
-        metrics = RunLayout.under(recipe.output.dir, recipe.output.run_name).metrics
+        metrics = RunFamily.under(recipe.output.dir, recipe.output.run_name).latest_layout().metrics
         try:
             lines = metrics.read_text(encoding="utf-8").splitlines()
         except OSError:

@@ -33,6 +33,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("Start or resume training", "Run the pipeline on the current recipe", "train", "start"),
     Command("Stop training", "Finish the current step, save a checkpoint, stop", "train", "stop"),
     Command("Show export", "Quant ladder, chosen file, verification, sample reply", "export", ""),
+    Command("Show evaluation", "Scores against the goals and the base model, turns, chart", "evaluate", ""),
+    Command("Evaluate run", "Run `dndtune eval` on the shown run (latest by default)", "evaluate", "evaluate"),
+    Command("Evaluate next run", "Show the next run's evaluation", "evaluate", "next_run"),
+    Command("Play", "Chat with the exported model, real dice, rate replies", "play", ""),
+    Command("Restart play scene", "Start the chosen scene again with the chosen model", "play", "restart"),
+    Command("Show models", "Versions, compare two, check against the promoted one", "models", ""),
+    Command("Promote selected version", "Mark the version under the cursor as deployed (asks first)", "models",
+            "promote"),
+    Command("Roll back promoted version", "Bring back the version promoted before (asks first)", "models",
+            "rollback"),
+    Command("Compare with selected version", "Pin the version under the cursor as A", "models", "pin"),
     Command("Quit", "Leave (a running training stops at a checkpoint first)", None, "app.quit"),
 )
 

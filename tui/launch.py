@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from dndtune.cli.main import main as cli_main
+from tui.screen_names import MODES
 
 DEFAULT_SCENARIOS = Path("training-data")
-SCREENS = ("environment", "scenarios", "recipe", "train", "export")
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
                    help=f"scenarios folder to show and validate (default: {DEFAULT_SCENARIOS})")
     p.add_argument("--recipe", dest="tui_recipe", metavar="R",
                    help="recipe selected at start (a path, or a name in recipes/; default: the demo recipe)")
-    p.add_argument("--screen", choices=SCREENS, default="environment", help="screen shown first")
+    p.add_argument("--screen", choices=MODES, default="environment", help="screen shown first")
     p.add_argument("--no-watch", action="store_true",
                    help="do not re-validate scenarios when files change (press r to re-validate)")
     p.set_defaults(func=run)

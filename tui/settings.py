@@ -25,4 +25,4 @@ class TuiSettings:
     memory_interval: float = 1.0
     """Seconds between memory samples while a run trains; 0 turns sampling off."""
     start_screen: str = "scenarios"
-    """Screen shown first: environment, scenarios, recipe, train or export."""
+    """Screen shown first: a mode of :data:`tui.screen_names.MODES` (environment ... models)."""

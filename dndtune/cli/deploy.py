@@ -10,6 +10,7 @@ from dndtune.cli.console import ConsoleSink
 from dndtune.deploy import DeployOptions, deploy
 from dndtune.deploy.cactus_convert import CACTUS_PACKAGE, install_cactus
 from dndtune.deploy.integration import summary_lines
+from dndtune.registry import DeployRecord, record_deploy
 from dndtune.runs import find_run
 
 DEFAULT_OUTPUT = Path("training-output")
@@ -49,6 +50,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     options = DeployOptions(target=args.target, name=args.name, test=not args.skip_tests, strict=args.strict,
                             convert=args.convert, bits=args.bits, with_base=not args.no_base)
     result = deploy(run, args.to, options, events)
+    record_deploy(args.output, DeployRecord(version=run.name, to=str(args.to.resolve()), name=result.installed.name,
+                                            target=args.target, tested=not args.skip_tests))
     m = result.manifest
     print(f"{result.installed}")
     print(f"  {m.target} bundle {m.version}  runtime {m.runtime}"

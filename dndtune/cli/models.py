@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dndtune.cli.console import ConsoleSink
+from dndtune.deploy import DeployOptions, deploy
 from dndtune.errors import DndtuneError
 from dndtune.evaluate.report import HEADLINE, format_value
 from dndtune.registry import (
@@ -17,12 +19,15 @@ from dndtune.registry import (
     list_versions,
     measure,
     promote,
+    record_deploy,
     record_perf,
     rollback,
     verify_export,
     verify_promoted,
     warnings_against,
 )
+from dndtune.registry.compare import rating_verdict
+from dndtune.registry.store import now
 from dndtune.runs import find_run
 
 DEFAULT_OUTPUT = Path("training-output")
@@ -49,8 +54,11 @@ def register(sub: Any) -> None:
     pro.add_argument("--strict", action="store_true", help="refuse when the run is slower, larger or scores worse")
     pro.set_defaults(func=run_promote)
 
-    rb = cmds.add_parser("rollback", help="bring back the previously promoted version")
+    rb = cmds.add_parser("rollback", help="bring back the previously promoted version (and redeploy it where "
+                                          "`dndtune deploy` last installed one)")
     rb.add_argument("--note", default="")
+    rb.add_argument("--no-redeploy", action="store_true",
+                    help="only change the registry; print the deploy command instead of running it")
     rb.set_defaults(func=run_rollback)
 
     hist = cmds.add_parser("history", help="every promotion and rollback")
@@ -97,7 +105,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     table = Table(title=f"model versions in {args.output / 'runs'}")
     for column in ("", "run", "base model", "data", "quant", "size", "recall", "exact skill", "uses result",
-                   "coherence", "ppl", "rating", "tok/s"):
+                   "coherence", "ppl", "rating", "tok/s", "changes"):
         table.add_column(column)
     for v in versions:
         s = v.scores
@@ -106,7 +114,7 @@ def run_list(args: argparse.Namespace) -> int:
                       (v.data_hash or "-")[:8], v.quant or "-", _fmt(v.size_bytes, "size_bytes"),
                       _fmt(s.get("recall")), _fmt(s.get("exact_skill")), _fmt(s.get("consistency")),
                       _fmt(s.get("coherence")), _fmt(s.get("perplexity"), "perplexity"), rating,
-                      _fmt(v.perf.tokens_per_second if v.perf else None, "tokens_per_second"))
+                      _fmt(v.perf.tokens_per_second if v.perf else None, "tokens_per_second"), v.changes or "")
     Console().print(table)
     if not versions:
         print(f"no runs under {args.output / 'runs'}")
@@ -117,7 +125,7 @@ def _as_json(v: Any) -> dict[str, Any]:
     return {"name": v.name, "promoted": v.promoted, "status": v.status, "base_model": v.base_model,
             "data_hash": v.data_hash, "quant": v.quant, "size_bytes": v.size_bytes, "sha256": v.sha256,
             "scores": v.scores, "ratings": {"count": v.ratings.count, "mean": v.ratings.mean},
-            "perf": v.perf.model_dump() if v.perf else None}
+            "perf": v.perf.model_dump() if v.perf else None, "changes": v.changes}
 
 
 def _find(versions: list[Any], name: str, args: argparse.Namespace) -> Any:
@@ -152,6 +160,7 @@ def run_compare(args: argparse.Namespace) -> int:
                   _fmt(b.perf.peak_rss_bytes if b.perf else None, "rss_bytes"))
     console = Console()
     console.print(table)
+    console.print(f"player ratings: {rating_verdict(a.name, a.ratings, b.name, b.ratings)}", markup=False)
     _print_samples(console, a, b, args.samples)
     return 0
 
@@ -208,6 +217,21 @@ def run_promote(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     entry = rollback(args.output, note=args.note)
     print(f"rolled back to {entry.version} (from {entry.previous})")
+    deployed = Registry(args.output).read().last_deploy
+    if deployed is None:
+        print("nothing was deployed with `dndtune deploy` yet: ship it with "
+              f"`dndtune deploy {entry.version} --to <app assets folder>`")
+        return 0
+    command = deployed.command(entry.version)
+    if args.no_redeploy or not Path(deployed.to).is_dir():
+        why = "" if args.no_redeploy else f" ({deployed.to} is not there any more)"
+        print(f"the app still has {deployed.version}{why}; to ship {entry.version} there: {command}")
+        return 0
+    print(f"redeploying {entry.version} to {deployed.to} ({command})")
+    result = deploy(find_run(entry.version, args.output), Path(deployed.to),
+                    DeployOptions(target=deployed.target, name=deployed.name, test=deployed.tested), ConsoleSink())
+    record_deploy(args.output, deployed.model_copy(update={"version": entry.version, "at": now()}))
+    print(f"  {result.installed}")
     return 0
 
 

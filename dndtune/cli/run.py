@@ -16,11 +16,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dndtune.cli.console import ConsoleSink
-from dndtune.evaluate.goals import table_lines
+from dndtune.evaluate.goals import GoalRow, table_lines
 from dndtune.evaluate.stage import EvaluateResult
 from dndtune.events import (
     AdapterSaved,
@@ -36,6 +37,7 @@ from dndtune.events import (
 from dndtune.pipeline import build_pipeline
 from dndtune.pipeline.plan import describe_plan, failing_checks, plan_report
 from dndtune.recipe.loader import load_recipe
+from dndtune.runs import RunLayout
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -186,11 +188,13 @@ def _duration(seconds: float) -> str:
 
 def summary(result: PipelineResult) -> str:
     """The closing lines: status, where the outputs are, and the figures worth keeping."""
+    if result.unchanged:
+        return unchanged_summary(result.context.record, result.layout.root)
     ctx = result.context
     evaluation = ctx.evaluation
     # The verdict sits on the status line: a run that completed with a model that misses its goals says so.
     verdict = f" — {evaluation.verdict.summary()}" if evaluation is not None else ""
-    lines = [f"run {ctx.recipe.output.run_name}: {result.status}{verdict}  ({ctx.layout.root})"]
+    lines = [f"run {ctx.layout.name}: {result.status}{verdict}  ({ctx.layout.root})"]
     train = ctx.train
     if train is not None:
         figures = [f"{train.step}/{train.max_steps} steps"]
@@ -216,6 +220,31 @@ def summary(result: PipelineResult) -> str:
     if evaluation is not None:
         lines.extend(_evaluation_lines(evaluation))
     return "\n".join(lines)
+
+
+def unchanged_summary(record: dict[str, Any], root: Path) -> str:
+    """The closing lines of a version nothing changed since, from its ``run.json``: what it made and scored."""
+    lines = [f"run {root.name}: {record.get('status')}, nothing changed since it ran  ({root})"]
+    train = _section(record, "train")
+    if train.get("step") is not None:
+        loss = f", final loss {train['final_loss']:.4f}" if isinstance(train.get("final_loss"), float) else ""
+        lines.append(f"  training  {train.get('step')}/{train.get('max_steps')} steps{loss}")
+    export = _section(record, "export")
+    if export.get("gguf"):
+        size = f", {export['bytes'] / 1e6:.1f} MB" if isinstance(export.get("bytes"), int) else ""
+        lines.append(f"  gguf      {export['gguf']} ({export.get('quant')}{size})")
+    lines.append(f"  record    {RunLayout(root).run_json}")
+    evaluation = _section(record, "evaluate")
+    if evaluation.get("goals"):
+        lines.append(f"  eval      {evaluation.get('eval_file')}: {evaluation.get('verdict', '')}")
+        rows = [GoalRow.from_dict(row) for row in evaluation["goals"] if isinstance(row, dict)]
+        lines.extend(table_lines(rows, indent="  "))
+    return "\n".join(lines)
+
+
+def _section(record: dict[str, Any], key: str) -> dict[str, Any]:
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _evaluation_lines(evaluation: EvaluateResult) -> list[str]:

@@ -17,6 +17,7 @@ from dndtune.dataset.config import DatasetConfig
 from dndtune.dataset.records import Example, jsonl_line
 from dndtune.dataset.split import scenario_key, split_scenarios
 from dndtune.dataset.stats import DatasetStats, token_stats
+from dndtune.dataset.token_cache import TokenCountCache, tokenizer_identity
 from dndtune.dataset.windows import TokenCounter, split_windows, token_counter
 from dndtune.errors import DndtuneError
 from dndtune.events import (
@@ -67,7 +68,9 @@ def build_dataset(config: DatasetConfig, events: EventSink, tokenizer: Any = Non
                               train=[s.path for s in train_scenarios], eval=[s.path for s in eval_scenarios]))
 
     sources, report = _augment(train_scenarios, config, events)
-    counter = token_counter(tokenizer, tools()) if tokenizer is not None else None
+    counts = (TokenCountCache(config.cache_dir / "tokens" if config.cache_dir is not None else None,
+                              tokenizer_identity(tokenizer, tools())) if tokenizer is not None else None)
+    counter = counts.wrap(token_counter(tokenizer, tools())) if counts is not None else None
     train_all, train_windowed = _examples(sources, counter, config.max_seq_length)
     eval_examples, eval_windowed = _examples([(s, 0) for s in eval_scenarios], counter, config.max_seq_length)
 
@@ -83,9 +86,14 @@ def build_dataset(config: DatasetConfig, events: EventSink, tokenizer: Any = Non
                    train_windowed + eval_windowed, config)
     train_ds, eval_ds = _rows(train_examples), _rows(eval_examples)
     paths = _write(config.output_dir, train_examples, eval_examples, stats)
+    measured = ""
+    if counts is not None:
+        counts.save()
+        measured = f"; {counts.misses} conversation(s) measured, {counts.hits} token count(s) from the cache"
     events.emit(DatasetBuilt(message=f"{stats.train_examples} training and {stats.eval_examples} eval example(s), "
-                              f"{stats.tool_calls} tool call(s); written to {config.output_dir}",
-                              stats=stats.model_dump(mode="json")))
+                              f"{stats.tool_calls} tool call(s); written to {config.output_dir}{measured}",
+                              stats=stats.model_dump(mode="json"),
+                              measured=counts.misses if counts is not None else None))
     events.emit(StageDone(stage=STAGE, message="dataset ready"))
     return DatasetResult(train=train_ds, eval=eval_ds, stats=stats,
                          jsonl_paths={"train": paths[0], "eval": paths[1]}, stats_path=paths[2],

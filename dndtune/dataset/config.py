@@ -30,7 +30,7 @@ class DatasetConfig(BaseModel):
     max_seq_length: int = Field(default=1024, ge=1,
                                 description="Conversations longer than this (in tokens) are split into "
                                 "windows at turn boundaries; only measured when a tokenizer is given.")
-    cache_dir: Path | None = Field(default=None, description="Parsed-scenario cache (None: no cache).")
+    cache_dir: Path | None = Field(default=None, description="Parsed-scenario and token-count cache (None: no cache).")
 
     @property
     def augment_options(self) -> AugmentOptions:

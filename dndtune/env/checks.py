@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from dndtune.env.environment import EnvReport
 from dndtune.env.memory_fit import memory_check
 from dndtune.env.report import Check
@@ -64,6 +66,9 @@ def check_recipe(recipe: Recipe, env: EnvReport, *, profile: ModelProfile | None
     checks.append(_scenarios_check(recipe))
     checks.extend(_precision_checks(recipe, env))
     checks.append(_engine_check(recipe, env))
+    reporting = _report_to_check(recipe)
+    if reporting is not None:
+        checks.append(reporting)
     if profile is None:
         checks.append(Check("memory", "warn", "cannot estimate memory: the model's config is not on this machine",
                             "run once to download it, or set base_model.profile"))
@@ -145,6 +150,25 @@ def _engine_check(recipe: Recipe, env: EnvReport) -> Check:
     if has_unsloth:
         return Check("engine", "pass", "Unsloth is installed and will be used where it supports the model")
     return Check("engine", "pass", "TRL + PEFT (Unsloth is not installed)")
+
+
+REPORTERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "tensorboard": (("tensorboard", "tensorboardX"), "pip install tensorboard"),
+    "trackio": (("trackio",), "pip install trackio"),
+}
+"""``train.report_to`` -> (modules of which one must be importable, install command); as in dndtune.train.job."""
+
+
+def _report_to_check(recipe: Recipe) -> Check | None:
+    """The package ``train.report_to`` needs, looked up (not imported) before anything is built or loaded."""
+    report_to = recipe.train.report_to
+    if report_to not in REPORTERS:
+        return None
+    modules, install = REPORTERS[report_to]
+    if any(importlib.util.find_spec(module) is not None for module in modules):
+        return Check("report_to", "pass", f"training metrics also go to {report_to}")
+    return Check("report_to", "fail", f"train.report_to is {report_to} but the {modules[0]} package is not installed",
+                 f"{install}, or set train.report_to: none")
 
 
 def disk_needed(recipe: Recipe, profile: ModelProfile) -> int:

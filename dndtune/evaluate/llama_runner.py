@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,11 @@ class LlamaCppRunner(TemplateRunner):
 
     def generate(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
                  settings: GenerationSettings) -> Generation:
+        return self.generate_stream(messages, tools, settings, None)
+
+    def generate_stream(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
+                        settings: GenerationSettings, on_text: Callable[[str], None] | None) -> Generation:
+        """:meth:`generate`, telling ``on_text`` the reply so far after each token (the Play screen streams it)."""
         ids = self._prompt_ids(messages, tools, settings, self._llm.n_ctx())
         sampling: dict[str, Any] = {"temp": 0.0}
         if settings.temperature > 0:
@@ -157,6 +162,8 @@ class LlamaCppRunner(TemplateRunner):
                 finish = "stop"
                 break
             reply.append(token)
+            if on_text is not None:
+                on_text(self._llm.detokenize(reply, prev_tokens=ids, special=True).decode("utf-8", errors="ignore"))
             if len(reply) >= settings.max_tokens:
                 break
         ended = time.perf_counter()

@@ -33,6 +33,7 @@ from dndtune.events.export import (
     QuantTried,
     VerifyChecked,
 )
+from dndtune.events.logfile import FanOutSink, RunLogSink
 from dndtune.events.run import (
     AugmentRejected,
     DatasetAugmented,
@@ -48,6 +49,9 @@ from dndtune.events.run import (
     PipelineStage,
     RunFailed,
     RunFinished,
+    RunLogFailed,
+    RunUnchanged,
+    RunVersion,
     ScenarioDiagnostic,
     StageDone,
     StageStarted,
@@ -111,6 +115,7 @@ __all__ = [
     "Event",
     "EventSink",
     "ExportDone",
+    "FanOutSink",
     "GoalsJudged",
     "LabelsCounted",
     "LabelsDropped",
@@ -134,6 +139,10 @@ __all__ = [
     "QuantTried",
     "RunFailed",
     "RunFinished",
+    "RunLogFailed",
+    "RunLogSink",
+    "RunUnchanged",
+    "RunVersion",
     "ScenarioDiagnostic",
     "StageDone",
     "StageStarted",

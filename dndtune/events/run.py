@@ -39,6 +39,41 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunVersion(Event):
+    """Which version of the run this one writes, and why: ``first``, ``resume`` (an unfinished one),
+    ``new`` (the inputs changed since the completed ``previous``) or ``fresh`` (``--no-resume``)."""
+
+    kind: ClassVar[str] = "run.version"
+    stage: str = "run"
+    version: int
+    run_dir: str
+    reason: Literal["first", "resume", "new", "fresh", "complete", "unchanged"]
+    previous: str | None = None
+    """The completed version this one follows (its folder name)."""
+    changes: dict[str, Any] | None = None
+    """:meth:`dndtune.pipeline.inputs.InputChanges.as_dict` against ``previous``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunUnchanged(Event):
+    """Nothing the model is made from changed since the completed version in ``run_dir``: nothing runs."""
+
+    kind: ClassVar[str] = "run.unchanged"
+    stage: str = "run"
+    version: int
+    run_dir: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunLogFailed(Event):
+    """``<run>/run.log`` could not be written (a full disk, a read-only folder): the run goes on without it."""
+
+    kind: ClassVar[str] = "run.log_failed"
+    stage: str = "run"
+    level: Level = "warning"
+
+
+@dataclass(frozen=True, kw_only=True)
 class StopRequested(Event):
     """Ctrl-C (or the app's stop key): training stops after the current step, with a checkpoint."""
 
@@ -161,3 +196,5 @@ class DatasetBuilt(Event):
     kind: ClassVar[str] = "dataset.stats"
     stage: str = "dataset"
     stats: dict[str, Any]
+    measured: int | None = None
+    """Conversations whose tokens were counted this time (the rest came from the token cache)."""

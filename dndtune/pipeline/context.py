@@ -47,7 +47,9 @@ class RunContext:
     record: dict[str, Any] = field(default_factory=dict)
     """What ``run.json`` holds; stages add their sections."""
     previous: dict[str, Any] = field(default_factory=dict)
-    """``run.json`` of the last run in this folder, read before this run overwrites it."""
+    """``run.json`` of the version this one continues (its own, when resuming) or follows."""
+    previous_layout: RunLayout | None = None
+    """That version's folder: stages whose inputs did not change reuse what it holds."""
 
     def require(self, name: str) -> Any:
         value = getattr(self, name)
@@ -78,6 +80,8 @@ class PipelineResult:
     stages: dict[str, dict[str, Any]]
     layout: RunLayout
     context: RunContext
+    unchanged: bool = False
+    """Nothing changed since this completed version: no stage ran, ``context.record`` is its record."""
 
     @property
     def adapter(self) -> Path | None:

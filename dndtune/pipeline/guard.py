@@ -1,14 +1,13 @@
-"""What protects a run folder while a run works in it: one run at a time, and a completed run's record.
+"""What protects a run while it works: one run of a recipe at a time, and a completed run's record.
 
-:func:`run_folder_lock` holds ``<run>/.run.lock`` (``filelock``) for the whole run, so two runs of one
-recipe never train into the same checkpoints or interleave ``run.json`` writes; the second one is
-told who holds the folder.
+:func:`run_lock` holds ``runs/.<run_name>.lock`` (``filelock``) for the whole run, so two runs of one
+recipe never pick the same new version, train into the same checkpoints or interleave ``run.json``
+writes; the second one is told who holds it.
 
 :class:`CompletedRun` keeps what a completed run wrote about itself (``run.json``, ``recipe.yaml``,
-``dataset/``) aside while a rerun works, and puts it back when the rerun fails or stops: a rerun
-after a scenario edit that fails (or a disk pre-flight that fails) leaves the completed run's
-record exactly as it was. The adapter, merged model and export are only replaced by stages that
-succeed, so they need no copy.
+``dataset/``) aside while a rerun finishes stages it had not run (``--until`` earlier, or outputs
+deleted since), and puts it back when that rerun fails or stops. A rerun with other inputs never
+needs it: it writes a new version (:mod:`dndtune.pipeline.versions`).
 """
 
 from __future__ import annotations
@@ -26,28 +25,32 @@ from filelock import FileLock, Timeout
 from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
 from dndtune.pipeline.record import now
-from dndtune.runs import RunLayout, read_json
+from dndtune.runs import RunFamily, RunLayout, read_json
 
 
 @contextmanager
-def run_folder_lock(layout: RunLayout) -> Iterator[None]:
-    """Hold the run folder for this process; a folder another run holds is one clear error."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(layout.lock))
+def run_lock(family: RunFamily) -> Iterator[None]:
+    """Hold the recipe's runs for this process; runs another process holds are one clear error."""
+    try:
+        family.runs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DndtuneError(f"could not create the runs folder: {exc.strerror or exc}", path=str(family.runs),
+                           fix="check free disk space and that output.dir is writable") from None
+    lock = FileLock(str(family.lock))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        owner = read_json(layout.lock_owner)
+        owner = read_json(family.lock_owner)
         who = (f" (pid {owner.get('pid')} on {owner.get('host')}, since {owner.get('started_at')})"
                if owner else "")
-        raise DndtuneError(f"another dndtune run is working in this run folder{who}", path=str(layout.root),
+        raise DndtuneError(f"another dndtune run is working on run {family.name}{who}", path=str(family.runs),
                            fix="wait for it to finish, stop it, or give this run another output.run_name") from None
     try:
-        write_text_atomic(layout.lock_owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+        write_text_atomic(family.lock_owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                                          "started_at": now()}) + "\n")
         yield
     finally:
-        layout.lock_owner.unlink(missing_ok=True)
+        family.lock_owner.unlink(missing_ok=True)
         lock.release()
 
 

@@ -7,6 +7,8 @@ renders the resolved recipe and the plan as two YAML documents a person can read
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,14 @@ from dndtune.errors import DndtuneError
 from dndtune.gguf.quant_types import QUANT_TYPES
 from dndtune.models.profiles import ModelProfile
 from dndtune.models.resolve import locate_model, model_id, profile_for_recipe
+from dndtune.pipeline.inputs import RunInputs, run_inputs
 from dndtune.pipeline.stages import DEFAULT_STAGES
+from dndtune.pipeline.versions import VersionChoice, choose_version
 from dndtune.recipe.loader import dump_recipe
 from dndtune.recipe.schema import Recipe
+from dndtune.registry import Registry, RegistryState
+from dndtune.runs import RunFamily
+from dndtune.train.resume import latest_checkpoint
 from dndtune.units import format_size
 
 
@@ -91,15 +98,106 @@ def build_plan(recipe: Recipe, env: EnvReport, *, n_examples: int | None = None,
         "checkpoint_every": recipe.train.save_steps,
         "eval_every": recipe.train.eval_steps,
     }
-    plan["stages"] = _stages(recipe)
+    plan.update(_stages(recipe))
     plan["doctor"] = {"verdict": worst(checks),
                       "checks": [f"{c.status}: {c.name}: {c.message}" + (f" (fix: {c.fix})" if c.fix else "")
                                  for c in checks]}
     return plan
 
 
-def _stages(recipe: Recipe) -> list[str]:
-    return [f"{stage.name}: {stage.describe(recipe)}" for stage in DEFAULT_STAGES]
+@dataclass(frozen=True)
+class VersionPreview:
+    """What a run of the recipe would do with its versions, read without taking the run's lock."""
+
+    family: RunFamily
+    choice: VersionChoice
+    inputs: RunInputs
+
+    def describe(self) -> str:
+        return self.choice.describe(self.family)
+
+    def actions(self) -> dict[str, str]:
+        return stage_actions(self.choice, self.inputs)
+
+
+def preview_version(recipe: Recipe, *, resume: bool | None = None,
+                    stages: Sequence[str] | None = None) -> VersionPreview:
+    """The version a run of ``recipe`` (``stages``, default all) would write now (``--dry-run``, the Train screen)."""
+    family = RunFamily.under(recipe.output.dir, recipe.output.run_name)
+    inputs = run_inputs(recipe)
+    try:
+        state: RegistryState | None = Registry(recipe.output.dir).read()
+    except DndtuneError:
+        state = None  # a damaged registry might hold any version: the run would write a new one
+
+    def frozen(name: str) -> bool:
+        return state is None or state.is_frozen(name)
+
+    names = list(stages) if stages is not None else [s.name for s in DEFAULT_STAGES]
+    choice = choose_version(family, inputs, resume=resume, stages=names, frozen=frozen)
+    return VersionPreview(family, choice, inputs)
+
+
+def _stages(recipe: Recipe) -> dict[str, Any]:
+    """Which version the run would write, and per stage: run or reuse, and why."""
+    preview = preview_version(recipe)
+    actions = preview.actions()
+    return {"version": preview.describe(),
+            "stages": [f"{stage.name}: {actions[stage.name]}; {stage.describe(recipe)}" for stage in DEFAULT_STAGES]}
+
+
+# What training depends on: a new version whose inputs differ only elsewhere reuses the adapter.
+_TRAINING_SECTIONS = ("base_model", "data", "lora", "train")
+_MORE_STEPS = ("train.max_steps:", "train.epochs:")
+
+
+def stage_actions(choice: VersionChoice, inputs: RunInputs) -> dict[str, str]:
+    """``run``/``reuse``/``resume`` with the reason, for each default stage, as ``--dry-run`` shows them."""
+    actions = {"doctor": "run (checks this machine)", "model": "run (resolves the base model)",
+               "dataset": "run (unchanged scenario files come from the parse cache)"}
+    later = ("train", "merge", "export", "evaluate")
+    if choice.reason == "unchanged":
+        return {name: f"reuse (nothing changed since {choice.layout.name})" for name in (*actions, *later)}
+    record = choice.layout.read_record()
+    report = record.get("stages") if isinstance(record.get("stages"), dict) else {}
+    assert isinstance(report, dict)
+    if choice.reason in ("resume", "complete"):
+        for name in later:
+            done = isinstance(report.get(name), dict) and report[name].get("status") == "done"
+            actions[name] = f"reuse (done in {choice.layout.name})" if done else "run"
+        checkpoint = latest_checkpoint(choice.layout.checkpoints)
+        if actions["train"] == "run" and checkpoint is not None:
+            actions["train"] = f"resume from {choice.layout.name}/{checkpoint.relative_to(choice.layout.root)}"
+        return actions
+    why = choice.changes.summary() if choice.changes is not None else "first version"
+    if choice.reason == "first":
+        return {**actions, **{name: "run (first version)" for name in later}}
+    if choice.reason == "fresh":
+        return {**actions, **{name: "run (--no-resume)" for name in later}}
+    previous = choice.previous
+    old = RunInputs.from_record(previous.read_record().get("inputs")) if previous is not None else None
+    new_version = f"run (new version: {why})"
+    actions.update({name: new_version for name in later})
+    if previous is not None and old is not None and _same_training(old, inputs):
+        actions["train"] = f"reuse (the adapter of {previous.name}: training inputs unchanged)"
+        actions["merge"] = f"reuse (the merged model of {previous.name})"
+    elif previous is not None and choice.changes is not None and _only_more_steps(choice):
+        checkpoint = latest_checkpoint(previous.checkpoints)
+        if checkpoint is not None:
+            actions["train"] = f"continue from {previous.name}/{checkpoint.relative_to(previous.root)} ({why})"
+    return actions
+
+
+def _same_training(old: RunInputs, new: RunInputs) -> bool:
+    return (old.scenarios == new.scenarios and old.base_model == new.base_model and old.dndtune == new.dndtune
+            and all(old.recipe.get(k) == new.recipe.get(k) for k in _TRAINING_SECTIONS))
+
+
+def _only_more_steps(choice: VersionChoice) -> bool:
+    changes = choice.changes
+    assert changes is not None
+    return (not (changes.added or changes.edited or changes.removed or changes.base_model or changes.dndtune)
+            and bool(changes.recipe) and all(line.startswith(_MORE_STEPS) for line in changes.recipe))
 
 
 def _export_preview(recipe: Recipe, params: int) -> dict[str, Any]:

@@ -10,14 +10,26 @@ from typing import Any
 
 from dndtune.atomic import write_text_atomic
 from dndtune.errors import DndtuneError
-from dndtune.events import EventSink, PipelineStage, RunFinished
+from dndtune.events import (
+    EventSink,
+    FanOutSink,
+    PipelineStage,
+    RunFinished,
+    RunLogFailed,
+    RunLogSink,
+    RunUnchanged,
+    RunVersion,
+)
 from dndtune.pipeline.context import PipelineResult, RunContext, RunStatus, Stage
-from dndtune.pipeline.guard import CompletedRun, run_folder_lock
+from dndtune.pipeline.guard import CompletedRun, run_lock
+from dndtune.pipeline.inputs import RunInputs, run_inputs
 from dndtune.pipeline.record import now, start_record
 from dndtune.pipeline.stages import DEFAULT_STAGES
+from dndtune.pipeline.versions import VersionChoice, choose_version
 from dndtune.recipe.loader import dump_recipe
 from dndtune.recipe.schema import Recipe
-from dndtune.runs import RunLayout
+from dndtune.registry import Registry, VersionRecord, record_completed
+from dndtune.runs import RunFamily
 
 PIPELINE = "pipeline"
 
@@ -59,26 +71,104 @@ class Pipeline:
         return names[: names.index(last) + 1]
 
     def run(self, stages: Sequence[str] | None = None) -> PipelineResult:
-        """Run the planned stages while holding the run folder; a completed run's record survives a failed rerun."""
+        """Choose the version (:mod:`.versions`) and run the planned stages in it while holding the recipe's lock.
+
+        Nothing changed since the latest completed version: nothing runs, its record is the result.
+        """
         ctx = self.context
-        with run_folder_lock(ctx.layout):
-            completed = CompletedRun(ctx.layout)
-            completed.recover()
-            ctx.previous = ctx.layout.read_record()
-            kept = completed.keep(ctx.previous)
-            try:
-                result = self._run(stages)
-            except BaseException as exc:
-                if kept:
-                    completed.restore({"status": "stopped" if isinstance(exc, KeyboardInterrupt) else "failed",
-                                       "error": ctx.record.get("error"), "at": now()})
-                raise
+        family = self.family
+        planned = [s.name for s in self.plan(stages)]
+        with run_lock(family):
+            latest = family.latest()
+            if latest is not None:
+                # A rerun killed while it finished a completed version's stages left that version's copy aside.
+                CompletedRun(latest[1]).recover()
+            inputs = run_inputs(ctx.recipe)
+            choice = choose_version(family, inputs, resume=ctx.resume, stages=planned, frozen=self._frozen)
+            ctx.layout = choice.layout
+            if choice.reason == "unchanged":
+                return self._unchanged(choice)
+            with RunLogSink(ctx.layout.run_log, on_failure=self._log_failed) as log:
+                console = ctx.events
+                ctx.events = FanOutSink(console, log)
+                try:
+                    return self._run_version(choice, inputs, stages)
+                finally:
+                    ctx.events = console
+
+    def _log_failed(self, reason: str) -> None:
+        self.context.events.emit(RunLogFailed(message=reason))
+
+    def _run_version(self, choice: VersionChoice, inputs: RunInputs, stages: Sequence[str] | None) -> PipelineResult:
+        ctx = self.context
+        family = self.family
+        completed = CompletedRun(ctx.layout)
+        same_folder = choice.reason in ("resume", "complete")
+        ctx.previous = (choice.layout if same_folder else choice.previous or choice.layout).read_record()
+        ctx.previous_layout = choice.layout if same_folder else choice.previous
+        ctx.record.update({"family": family.name, "version": choice.version, "inputs": inputs.record(),
+                           "changes": {**choice.changes.as_dict(), "since": choice.previous.name}
+                           if choice.changes is not None and choice.previous is not None else None})
+        ctx.events.emit(RunVersion(message=choice.describe(family), version=choice.version,
+                                   run_dir=str(choice.layout.root), reason=choice.reason,
+                                   previous=choice.previous.name if choice.previous is not None else None,
+                                   changes=choice.changes.as_dict() if choice.changes is not None else None))
+        kept = completed.keep(ctx.previous) if choice.reason == "complete" else False
+        try:
+            result = self._run(stages)
+        except BaseException as exc:
             if kept:
-                if result.status == "completed":
-                    completed.discard()
-                else:
-                    completed.restore({"status": result.status, "error": None, "at": now()})
-            return result
+                completed.restore({"status": "stopped" if isinstance(exc, KeyboardInterrupt) else "failed",
+                                   "error": ctx.record.get("error"), "at": now()})
+            raise
+        if kept:
+            if result.status == "completed":
+                completed.discard()
+            else:
+                completed.restore({"status": result.status, "error": None, "at": now()})
+        if result.status == "completed":
+            self._record_version(choice, inputs)
+        return result
+
+    @property
+    def family(self) -> RunFamily:
+        recipe = self.context.recipe
+        return RunFamily.under(recipe.output.dir, recipe.output.run_name)
+
+    def _frozen(self, name: str) -> bool:
+        try:
+            return Registry(self.context.recipe.output.dir).read().is_frozen(name)
+        except DndtuneError:
+            return True  # an unreadable registry might hold it: write a new version rather than risk it
+
+    def _unchanged(self, choice: VersionChoice) -> PipelineResult:
+        ctx = self.context
+        record = choice.layout.read_record()
+        inputs = RunInputs.from_record(record.get("inputs"))
+        code = f"dndtune {inputs.dndtune}" if inputs is not None else "dndtune"
+        ctx.previous = ctx.record = record
+        ctx.events.emit(RunUnchanged(
+            message=f"nothing changed since run {choice.layout.name} (scenarios, recipe, base model and {code} are "
+                    "the same): its results stand", version=choice.version, run_dir=str(choice.layout.root)))
+        ctx.events.emit(RunFinished(message=f"run completed: {choice.layout.root}", status="completed",
+                                    run_dir=str(choice.layout.root)))
+        stages = record.get("stages")
+        return PipelineResult(status="completed", stages=stages if isinstance(stages, dict) else {},
+                              layout=choice.layout, context=ctx, unchanged=True)
+
+    def _record_version(self, choice: VersionChoice, inputs: RunInputs) -> None:
+        """A completed version that shipped a file goes into the registry with its digest and scores."""
+        ctx = self.context
+        export = ctx.record.get("export")
+        if not isinstance(export, dict) or not export.get("sha256"):
+            return
+        evaluation = ctx.record.get("evaluate")
+        scores = evaluation.get("scores") if isinstance(evaluation, dict) else None
+        changes = ctx.record.get("changes")
+        record_completed(ctx.recipe.output.dir, ctx.layout.name, VersionRecord(
+            family=self.family.name, version=choice.version, gguf=export.get("gguf"), sha256=export.get("sha256"),
+            bytes=export.get("bytes"), scores=scores if isinstance(scores, dict) else {},
+            changes=changes.get("summary") if isinstance(changes, dict) else None))
 
     def _run(self, stages: Sequence[str] | None) -> PipelineResult:
         ctx = self.context
@@ -130,7 +220,8 @@ def build_pipeline(recipe: Recipe, events: EventSink, *, stop_event: threading.E
     ``resume``: ``None`` continues an interrupted run of the same recipe automatically,
     ``True`` insists on resuming, ``False`` discards earlier checkpoints and starts over.
     """
-    layout = RunLayout.under(recipe.output.dir, recipe.output.run_name)
+    # The latest version until run() chooses (and takes the lock): what the app shows before a run starts.
+    layout = RunFamily.under(recipe.output.dir, recipe.output.run_name).latest_layout()
     context = RunContext(recipe=recipe, layout=layout, events=events, stop_event=stop_event or threading.Event(),
                          resume=resume)
     return Pipeline(context, DEFAULT_STAGES if stages is None else stages)

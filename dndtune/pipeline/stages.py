@@ -3,14 +3,17 @@ the :class:`~dndtune.pipeline.context.RunContext`, hands its own stage a typed i
 its section of ``run.json``.
 
 Training and merging are skipped when their inputs (recipe, dataset, base model) are unchanged
-since the last completed run: rerunning a finished recipe says so in seconds.
+since the version this run continues or follows; a new version shares that version's adapter and
+merged weights by hard links (:func:`dndtune.atomic.link_tree`).
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+from dndtune.atomic import link_tree
 from dndtune.dataset.build import DatasetResult, build_dataset
 from dndtune.env.doctor import check_run
 from dndtune.env.environment import collect_environment
@@ -26,6 +29,7 @@ from dndtune.pipeline.configs import dataset_config
 from dndtune.pipeline.context import RunContext, Stage
 from dndtune.pipeline.fingerprints import dataset_hash, merge_fingerprint, train_fingerprint
 from dndtune.recipe.schema import Recipe
+from dndtune.runs import RunLayout
 from dndtune.train.engine import (
     EngineChoice,
     EngineFacts,
@@ -101,10 +105,13 @@ def train_stage(ctx: RunContext) -> TrainResult:
     key = train_fingerprint(ctx.recipe, ctx.record.get("dataset", {}).get("hash"), templates.inference,
                             [engine.name, engine.dtype, engine.load_in_4bit], model.path)
     previous = ctx.previous.get("train", {})
+    source = ctx.previous_layout or ctx.layout
     if (previous.get("fingerprint") == key and previous.get("status") == "completed"
-            and (ctx.layout.adapter / "adapter_config.json").is_file() and ctx.resume is not False):
+            and (source.adapter / "adapter_config.json").is_file() and ctx.resume is not False):
+        if source != ctx.layout:
+            _reuse_training(source, ctx.layout)
         ctx.events.emit(TrainCached(
-            message=f"nothing changed since the last run: reusing the adapter in {ctx.layout.adapter}",
+            message=f"training inputs unchanged since {source.name}: reusing its adapter",
             path=str(ctx.layout.adapter)))
         fields = {k: previous[k] for k in TrainResult.__dataclass_fields__ if k in previous and k != "history"}
         fields["adapter_dir"] = ctx.layout.adapter
@@ -128,8 +135,11 @@ def merge_stage(ctx: RunContext) -> Path:
     target = ctx.layout.merged
     dtype = merged_dtype(ctx.recipe.base_model.dtype)
     key = merge_fingerprint(model.path, train.adapter_dir, dtype, templates.inference)
-    if ctx.previous.get("merge", {}).get("fingerprint") == key and (target / "config.json").is_file():
-        ctx.events.emit(MergeCached(message=f"merged model unchanged: {target}", path=str(target)))
+    source = ctx.previous_layout or ctx.layout
+    if ctx.previous.get("merge", {}).get("fingerprint") == key and (source.merged / "config.json").is_file():
+        if source != ctx.layout:
+            link_tree(source.merged, target)
+        ctx.events.emit(MergeCached(message=f"merged model unchanged since {source.name}: {target}", path=str(target)))
     else:
         merge_adapter(model.path, train.adapter_dir, target, dtype=dtype, chat_template=templates.inference,
                       stop_tokens=model.profile.stop_tokens, events=ctx.events)
@@ -163,6 +173,15 @@ def evaluate_stage(ctx: RunContext) -> EvaluateResult | Skipped:
     return result
 
 
+def _reuse_training(source: RunLayout, target: RunLayout) -> None:
+    """A new version whose training inputs match the last one's shares its adapter (hard links) and curve."""
+    link_tree(source.adapter, target.adapter)
+    for name in ("metrics", "loss_plot"):
+        path: Path = getattr(source, name)
+        if path.is_file():
+            shutil.copy2(path, getattr(target, name))
+
+
 def _train_job(ctx: RunContext) -> TrainJob:
     recipe = ctx.recipe
     model: ResolvedModel = ctx.require("model")
@@ -180,6 +199,8 @@ def _train_job(ctx: RunContext) -> TrainJob:
         layout=ctx.layout,
         engine=ctx.require("engine"),
         resume=ctx.resume,
+        continue_from=ctx.previous_layout.checkpoints
+        if ctx.previous_layout is not None and ctx.previous_layout != ctx.layout else None,
     )
 
 

@@ -12,9 +12,10 @@ and the TUI's Play screen drive it and show what it returns.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from dndtune.dataset.chat import (
     OPENING_USER_MESSAGE,
@@ -29,7 +30,7 @@ from dndtune.errors import DndtuneError
 from dndtune.evaluate.consistency import strip_tool_blocks
 from dndtune.evaluate.regression import load_cases
 from dndtune.evaluate.render import TemplateRejected
-from dndtune.evaluate.runner import GenerationSettings, ModelRunner
+from dndtune.evaluate.runner import Generation, GenerationSettings, ModelRunner
 from dndtune.evaluate.toolcalls import allowed_skills, predicted_calls
 from dndtune.models.grammar import roll_grammar
 from dndtune.play.dice import DiceRoller
@@ -39,6 +40,29 @@ from dndtune.scenario.models import Scenario
 MAX_TOOL_ROUNDS = 3
 """Generate-roll-narrate rounds per player message; a model that keeps calling is cut off there."""
 PLAY_SETTINGS = GenerationSettings(max_tokens=256, temperature=0.7, seed=0)
+TOOL_BLOCK_OPENERS = ("<tool_call>", "```tool_call")
+"""How a tool-call block starts in either family's format (what :func:`strip_tool_blocks` removes)."""
+
+TextHook = Callable[[str], None]
+"""Receives the DM's narration of the turn so far, tool-call blocks removed, each time it grows."""
+
+
+@runtime_checkable
+class StreamingRunner(Protocol):
+    """A runner that can report its reply while decoding (llama.cpp); others answer in one piece."""
+
+    def generate_stream(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
+                        settings: GenerationSettings, on_text: Callable[[str], None]) -> Generation: ...
+
+
+def visible_narration(raw: str) -> str:
+    """What a player may see of a reply still being written: tool-call blocks (even half-written) removed."""
+    text = strip_tool_blocks(raw)
+    for opener in TOOL_BLOCK_OPENERS:
+        for cut in range(len(opener) - 1, 0, -1):
+            if text.endswith(opener[:cut]):
+                return text[: -cut].strip()
+    return text.strip()
 
 
 @dataclass(frozen=True)
@@ -116,8 +140,14 @@ class PlaySession:
         self._skills = allowed_skills(self._tools)
         self._grammar = roll_grammar(self.runner.profile, self._tools) if self.grammar else None
 
-    def send(self, player_text: str) -> DmTurn:
-        """The player's message in, the DM's (possibly multi-round) reply out."""
+    def send(self, player_text: str, *, on_text: TextHook | None = None,
+             on_roll: Callable[[RollEvent], None] | None = None) -> DmTurn:
+        """The player's message in, the DM's (possibly multi-round) reply out.
+
+        ``on_text`` receives the narration so far as it grows (token by token where the runner
+        streams, a round at a time otherwise); ``on_roll`` each roll as soon as the dice are cast.
+        Neither changes what is generated.
+        """
         if not player_text.strip():
             raise DndtuneError("say something to the DM first", fix="type what your character does")
         self.messages.append(message("user", player_text.strip()))
@@ -129,7 +159,7 @@ class PlaySession:
         for round_index in range(MAX_TOOL_ROUNDS):
             settings = replace(self.settings, grammar=self._grammar,
                                seed=self.settings.seed + len(self.turns) * MAX_TOOL_ROUNDS + round_index)
-            generation = self.runner.generate(self._prompt(), self._tools, settings)
+            generation = self._generate(settings, narration, on_text)
             tokens += generation.tokens
             seconds += generation.seconds
             finish = generation.finish
@@ -149,12 +179,28 @@ class PlaySession:
                 assert call.skill is not None
                 result = self.dice.roll(call.skill, call.character)
                 rolls.append(RollEvent(skill=call.skill, character=call.character, result=result))
+                if on_roll is not None:
+                    on_roll(rolls[-1])
                 self.messages.append(message("tool", _json(result), name=ROLL_TOOL_NAME))
         turn = DmTurn(number=len(self.turns) + 1, player=player_text.strip(), text="\n\n".join(narration),
                       rolls=tuple(rolls), invalid_calls=max(0, invalid), finish=finish, tokens=tokens,
                       seconds=seconds)
         self.turns.append(turn)
         return turn
+
+    def _generate(self, settings: GenerationSettings, narration: list[str], on_text: TextHook | None) -> Generation:
+        if on_text is None:
+            return self.runner.generate(self._prompt(), self._tools, settings)
+
+        def show(raw: str) -> None:
+            on_text("\n\n".join([*narration, visible] if (visible := visible_narration(raw)) else narration))
+
+        if isinstance(self.runner, StreamingRunner):
+            generation = self.runner.generate_stream(self._prompt(), self._tools, settings, show)
+        else:
+            generation = self.runner.generate(self._prompt(), self._tools, settings)
+        show(generation.text)
+        return generation
 
     def _prompt(self) -> list[Message]:
         """The conversation; opening narration is dropped for templates that want a user turn first."""

@@ -208,6 +208,12 @@ class TrainSection(_Section):
         "end-of-turn token (1 = plain loss). They are a small share of the trained tokens; a weight "
         "above 1 spends more of the gradient on when to roll, which skill and when to stop.",
     )
+    report_to: Literal["none", "tensorboard", "trackio"] = Field(
+        default="none",
+        description="Also send the training metrics to TensorBoard (event files in `<run>/tensorboard/`, "
+        "see `tensorboard --logdir <output.dir>/runs`) or to Trackio (project dndtune); needs that package "
+        "installed. run.log, metrics.jsonl and loss.png are written either way.",
+    )
 
     @model_validator(mode="before")
     @classmethod

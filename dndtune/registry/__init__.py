@@ -11,11 +11,30 @@ from dndtune.registry.actions import (
     verify_promoted,
 )
 from dndtune.registry.perf import Thresholds, measure, warnings_against
-from dndtune.registry.store import HistoryEntry, PerfRecord, Registry, RegistryState
-from dndtune.registry.versions import ModelVersion, list_versions, load_version
+from dndtune.registry.store import DeployRecord, HistoryEntry, PerfRecord, Registry, RegistryState, VersionRecord
+from dndtune.registry.versions import ModelVersion, list_versions, load_version, record_completed, record_deploy
 
 __all__ = [
-    "HistoryEntry", "ModelVersion", "PerfRecord", "Registry", "RegistryState", "Thresholds", "VerifiedExport",
-    "check_recorded", "hash_gguf", "list_versions", "load_version", "measure", "promote", "record_perf", "rollback",
-    "verify_export", "verify_promoted", "warnings_against",
+    "DeployRecord",
+    "HistoryEntry",
+    "ModelVersion",
+    "PerfRecord",
+    "Registry",
+    "RegistryState",
+    "Thresholds",
+    "VerifiedExport",
+    "VersionRecord",
+    "check_recorded",
+    "hash_gguf",
+    "list_versions",
+    "load_version",
+    "measure",
+    "promote",
+    "record_completed",
+    "record_deploy",
+    "record_perf",
+    "rollback",
+    "verify_export",
+    "verify_promoted",
+    "warnings_against",
 ]

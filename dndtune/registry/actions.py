@@ -60,6 +60,11 @@ def recorded_entry(state: RegistryState, version: str) -> HistoryEntry | None:
 def check_recorded(state: RegistryState, verified: VerifiedExport, *, fix: str) -> None:
     """Refuse when the file on disk is not the one the registry recorded for its version."""
     entry = recorded_entry(state, verified.run.name)
+    completed = state.versions.get(verified.run.name)
+    if entry is None and completed is not None and completed.sha256 and completed.sha256 != verified.sha256:
+        raise DndtuneError(f"{verified.run.name}'s GGUF is not the file it completed with (sha256 "
+                           f"{verified.sha256[:12]} != {completed.sha256[:12]}, completed {completed.completed_at})",
+                           path=str(verified.gguf), fix=fix)
     if entry is not None and entry.sha256 != verified.sha256:
         recorded = entry.sha256 or ""
         when = "promoted" if entry.action == "promote" else "rolled back to"

@@ -4,9 +4,10 @@
 a fixed DM prompt (the first regression case) and records decode tokens/s, prompt tokens/s and
 the resident memory the model adds. :func:`warnings_against` compares a candidate version with
 the promoted version: slower by more than ``slower``, larger by more than ``larger``, or any
-headline score worse than the quality gate's tolerance, or a regression-suite case that passed
-for the promoted version and fails now. ``dndtune models check --strict`` exits non-zero on any
-warning, so a CI job can alert.
+headline score worse than the quality gate's tolerance, a regression-suite case that passed
+for the promoted version and fails now, or a mean player rating lower by ``ratings.drop`` points
+(weighed only over enough ratings: :mod:`dndtune.registry.compare`). ``dndtune models check
+--strict`` exits non-zero on any warning, so a CI job can alert.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dndtune.evaluate.llama_runner import LlamaCppRunner
 from dndtune.evaluate.regression import load_cases, regressions
 from dndtune.evaluate.runner import GenerationSettings
 from dndtune.hashing import sha256_file
+from dndtune.registry.compare import RatingThresholds, rating_warning
 from dndtune.registry.store import PerfRecord
 from dndtune.registry.versions import ModelVersion
 
@@ -59,6 +61,7 @@ class Thresholds:
     larger: float = 0.05
     """Relative growth of file size or memory that warns (5 %)."""
     tolerance: Tolerance = field(default_factory=Tolerance)
+    ratings: RatingThresholds = field(default_factory=RatingThresholds)
 
 
 def warnings_against(candidate: ModelVersion, promoted: ModelVersion, thresholds: Thresholds | None = None
@@ -83,4 +86,7 @@ def warnings_against(candidate: ModelVersion, promoted: ModelVersion, thresholds
             broken = regressions(old.regression, new.regression)
             if broken:
                 out.append(f"regression suite: {', '.join(broken)} passed for {promoted.name} and fail now")
+    rated = rating_warning(candidate.ratings, promoted.name, promoted.ratings, t.ratings)
+    if rated is not None:
+        out.append(rated)
     return out

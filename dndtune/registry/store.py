@@ -59,12 +59,58 @@ class PerfRecord(BaseModel):
     """``dndtune models bench`` / ``deploy`` (measured here) or ``export`` (the manifest's profile)."""
 
 
+class VersionRecord(BaseModel):
+    """What a completed run version shipped, written when it completed: the file's digest and its scores.
+
+    ``models check`` and ``rollback`` compare the file on disk with this digest even for a
+    version that was never promoted, and ``models list`` still shows the scores after
+    ``eval.json`` was rewritten by a later ``dndtune eval``.
+    """
+
+    family: str
+    version: int
+    gguf: str | None = None
+    sha256: str | None = None
+    bytes: int | None = None
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    changes: str | None = None
+    """What changed since the version before it, in one line."""
+    completed_at: str = Field(default_factory=now)
+
+
+class DeployRecord(BaseModel):
+    """One ``dndtune deploy``: enough to repeat it for another version."""
+
+    version: str
+    to: str
+    """The app's assets folder (``--to``)."""
+    name: str
+    """The bundle's folder name inside it (what ``--name`` resolved to)."""
+    target: Literal["gguf", "cactus"] = "gguf"
+    tested: bool = True
+    """The integration suite ran (``--skip-tests`` not given)."""
+    at: str = Field(default_factory=now)
+
+    def command(self, version: str) -> str:
+        """The command that installs ``version`` the same way."""
+        return (f"dndtune deploy {shlex.quote(version)} --to {shlex.quote(self.to)} --name {shlex.quote(self.name)}"
+                f" --target {self.target}" + ("" if self.tested else " --skip-tests"))
+
+
 class RegistryState(BaseModel):
     schema_version: int = SCHEMA_VERSION
     promoted: str | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     perf: dict[str, list[PerfRecord]] = Field(default_factory=dict)
     """Version name -> measurements, oldest first."""
+    versions: dict[str, VersionRecord] = Field(default_factory=dict)
+    """Version (run folder) name -> what it shipped when it completed."""
+    last_deploy: DeployRecord | None = None
+    """Where ``dndtune deploy`` last installed a version: ``models rollback`` redeploys there."""
+
+    def is_frozen(self, version: str) -> bool:
+        """The pipeline never writes into a version the registry holds a record of."""
+        return version in self.versions or any(e.version == version for e in self.history)
 
     def promotions(self) -> list[str]:
         """Promoted versions in order, with rolled-back ones removed (the stack rollback pops)."""

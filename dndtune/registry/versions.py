@@ -14,7 +14,7 @@ from typing import Any
 
 from dndtune.evaluate.report import EvalFile, EvalReport, read_eval_file
 from dndtune.play.ratings import RatingSummary, summarize_ratings
-from dndtune.registry.store import PerfRecord, RegistryState
+from dndtune.registry.store import DeployRecord, PerfRecord, Registry, RegistryState, VersionRecord
 from dndtune.runs import RunFolder, is_run_folder
 
 
@@ -35,6 +35,8 @@ class ModelVersion:
     """The newest measurement of the exported file (registry record, else the export's profile)."""
     promoted: bool = False
     scores: dict[str, float | None] = field(default_factory=dict)
+    changes: str | None = None
+    """What changed since the version before it (``run.json`` ``changes``), in one line."""
 
     @property
     def report(self) -> EvalReport | None:
@@ -70,6 +72,7 @@ def load_version(run: RunFolder, state: RegistryState) -> ModelVersion:
     model = _section(record, "model")
     dataset = _section(record, "dataset")
     gguf = run.gguf
+    recorded = state.versions.get(run.name)
     sha = manifest.get("sha256") if isinstance(manifest.get("sha256"), str) else None
     evaluation = read_eval_file(run.eval_json)
     scores = evaluation.primary_report().headline() if evaluation is not None else {}
@@ -81,8 +84,17 @@ def load_version(run: RunFolder, state: RegistryState) -> ModelVersion:
         sha256=sha, gguf=gguf, evaluation=evaluation,
         ratings=summarize_ratings(run.ratings, sha),
         perf=latest_perf(run.name, sha, manifest, state),
-        promoted=state.promoted == run.name, scores=scores,
+        promoted=state.promoted == run.name, scores=scores or dict(recorded.scores if recorded else {}),
+        changes=_changes(record),
     )
+
+
+def _changes(record: dict[str, Any]) -> str | None:
+    changes = _section(record, "changes")
+    summary, since = changes.get("summary"), changes.get("since")
+    if not isinstance(summary, str):
+        return None
+    return f"since {since}: {summary}" if isinstance(since, str) else summary
 
 
 def list_versions(root: Path, state: RegistryState) -> list[ModelVersion]:
@@ -90,3 +102,15 @@ def list_versions(root: Path, state: RegistryState) -> list[ModelVersion]:
     if not runs_dir.is_dir():
         return []
     return [load_version(RunFolder(p), state) for p in sorted(runs_dir.iterdir()) if is_run_folder(p)]
+
+
+def record_completed(root: Path, name: str, record: VersionRecord) -> None:
+    """Note what a completed version shipped; its files are frozen from now on."""
+    with Registry(root).change() as state:
+        state.versions[name] = record
+
+
+def record_deploy(root: Path, record: DeployRecord) -> None:
+    """Remember where a version was installed, so a rollback can install the one it brings back there."""
+    with Registry(root).change() as state:
+        state.last_deploy = record

@@ -6,16 +6,20 @@ Plain data, no heavy imports: the pipeline builds a job before transformers may 
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dndtune.errors import DndtuneError
 from dndtune.models.profiles import ToolFormat
 from dndtune.runs import RunLayout
 from dndtune.train.engine import EngineChoice
 from dndtune.train.load import LoraSpec
 
 LrScheduler = str
+ReportTo = Literal["none", "tensorboard", "trackio"]
+"""Where transformers also sends the training logs (``train.report_to``)."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,35 @@ class Hyperparameters:
     save_total_limit: int = 3
     weight_decay: float = 0.0
     decision_loss_weight: float = 1.0
+    report_to: ReportTo = "none"
+    """Also log to TensorBoard (``RunLayout.tensorboard``) or Trackio; never part of the resume key."""
 
     @classmethod
     def from_section(cls, section: Any) -> Hyperparameters:
         """From a recipe's ``TrainSection`` (any object with the same attribute names)."""
         names = cls.__dataclass_fields__
         return cls(**{name: getattr(section, name) for name in names})
+
+
+REPORTERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "tensorboard": (("tensorboard", "tensorboardX"), "pip install tensorboard"),
+    "trackio": (("trackio",), "pip install trackio"),
+}
+"""``train.report_to`` value -> (modules of which one must import, the install command)."""
+
+
+def require_reporter(report_to: str) -> None:
+    """Fails (one line: the package and its install command) when ``report_to``'s package is missing.
+
+    Looked up with ``find_spec``, never imported, so it costs nothing before the model loads.
+    """
+    if report_to not in REPORTERS:
+        return
+    modules, install = REPORTERS[report_to]
+    if any(importlib.util.find_spec(module) is not None for module in modules):
+        return
+    raise DndtuneError(f"train.report_to is {report_to} but the {modules[0]} package is not installed",
+                       fix=f"{install}, or set train.report_to: none")
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,8 @@ class TrainJob:
     engine: EngineChoice
     resume: bool | None = None
     """``None``: continue from a matching checkpoint when there is one; ``True``/``False``: force."""
+    continue_from: Path | None = None
+    """The checkpoints of the version this one follows: its last one is continued when the setup matches."""
 
 
 @dataclass

@@ -17,6 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
+from dndtune.atomic import link_tree
 from dndtune.errors import DndtuneError
 from dndtune.events import EventSink, TrainFresh, TrainResumed
 
@@ -90,7 +91,26 @@ def decide_resume(folder: Path, key: str, policy: bool | None, events: EventSink
             return latest
         raise DndtuneError(
             f"{folder} holds checkpoints from a different model, dataset or training setup",
-            fix=f"set output.run_name to a new name, or delete {folder} to start over",
+            fix="rerun with --no-resume to start this run over, or --resume to continue anyway",
         )
     events.emit(TrainResumed(message=f"resuming from {latest.name}", step=checkpoint_step(latest), path=str(latest)))
     return latest
+
+
+def adopt_checkpoint(source: Path, folder: Path, key: str, events: EventSink) -> Path | None:
+    """Continue an earlier version's last checkpoint in a new version, when it was made from the same setup.
+
+    The resume key leaves out the step count, so a new version that only raises ``train.max_steps``
+    (or changes nothing training depends on) carries on from where the last one stopped instead of
+    starting over. The checkpoint is hard-linked (:func:`dndtune.atomic.link_tree`): the earlier
+    version's files stay as they were. ``None`` when there is nothing that fits.
+    """
+    latest = latest_checkpoint(source)
+    if latest is None or read_key(source) != key or latest_checkpoint(folder) is not None:
+        return None
+    target = folder / latest.name
+    link_tree(latest, target)
+    write_key(folder, key)
+    events.emit(TrainResumed(message=f"continuing from {source.parent.name}'s {latest.name}: same data and setup",
+                             step=checkpoint_step(target), path=str(target)))
+    return target

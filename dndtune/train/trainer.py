@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import math
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,11 +37,11 @@ from dndtune.events import (
 )
 from dndtune.train.callbacks import EventCallback
 from dndtune.train.collate import LabelCheckingCollator
-from dndtune.train.job import ModelSpec, TrainJob, TrainResult
+from dndtune.train.job import ModelSpec, TrainJob, TrainResult, require_reporter
 from dndtune.train.load import load_for_training
 from dndtune.train.loss import supports_masked_loss
 from dndtune.train.plot import write_loss_plot
-from dndtune.train.resume import checkpoint_step, decide_resume, write_key
+from dndtune.train.resume import adopt_checkpoint, checkpoint_step, decide_resume, write_key
 from dndtune.train.sft import sft_trainer_class
 from dndtune.train.tokenize import (
     ChatRenderer,
@@ -97,7 +98,7 @@ def resume_key(job: TrainJob, train: Sequence[TokenizedConversation],
         "4bit": job.engine.load_in_4bit, "max_seq_length": job.max_seq_length,
         "hparams": {k: v for k, v in asdict(job.hparams).items()
                     if k not in ("epochs", "max_steps", "save_steps", "eval_steps", "logging_steps",
-                                 "save_total_limit", "early_stopping_patience")
+                                 "save_total_limit", "early_stopping_patience", "report_to")
                     # The plain loss keeps the key it had before the weight existed, so old checkpoints resume.
                     and not (k == "decision_loss_weight" and v == 1.0)},
     }
@@ -126,6 +127,13 @@ def emphasis_for(job: TrainJob) -> Emphasis | None:
         return None
     return Emphasis(call_open=fmt.call_open.strip(), call_close=fmt.call_close.strip(),
                     end_of_turn=job.model.end_of_turn, weight=weight)
+
+
+def _copy_metrics(source: Path, target: Path) -> None:
+    """A version continuing another's checkpoint starts its curve with the steps that led there."""
+    if source.is_file() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
 
 
 @contextlib.contextmanager
@@ -183,7 +191,7 @@ def _sft_config(job: TrainJob, has_eval: bool, early_stopping: bool) -> Any:
         # Keeps the loss_weights column, which the model's forward does not take (the loss pops it).
         remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True},
-        report_to="none",
+        **_reporting(job),
         disable_tqdm=True,
         # Log NaN/inf losses as they are, so divergence is seen (and stopped) at the step it happens.
         logging_nan_inf_filter=False,
@@ -192,11 +200,30 @@ def _sft_config(job: TrainJob, has_eval: bool, early_stopping: bool) -> Any:
     return config
 
 
+def _reporting(job: TrainJob) -> dict[str, Any]:
+    """``report_to`` and where it writes: TensorBoard under the run folder, Trackio as project dndtune."""
+    from trl.trainer.sft_config import SFTConfig
+
+    report_to = job.hparams.report_to
+    args: dict[str, Any] = {"report_to": report_to}
+    if report_to == "none":
+        return args
+    args["run_name"] = job.layout.name
+    fields = SFTConfig.__dataclass_fields__
+    if "project" in fields:
+        args["project"] = "dndtune"
+    if report_to == "tensorboard" and "logging_dir" in fields:
+        # transformers < 5 reads it from the arguments; 5.x from the callback (see _build_trainer).
+        args["logging_dir"] = str(job.layout.tensorboard)
+    return args
+
+
 def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
                   eval_examples: Sequence[Mapping[str, Any]], events: EventSink, *,
                   stop_event: threading.Event | None = None) -> TrainResult:
     """Train LoRA adapters on ``train_examples``; returns when done, stopped, or raises on divergence."""
     started = time.perf_counter()
+    require_reporter(job.hparams.report_to)
     events.emit(TrainEngine(message=job.engine.describe(), engine=job.engine.name, backend=job.engine.backend,
                             dtype=job.engine.dtype, load_in_4bit=job.engine.load_in_4bit, reason=job.engine.reason))
     tokenizer = load_tokenizer(job.model)
@@ -204,10 +231,15 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
 
     key = resume_key(job, data.train, data.eval)
     checkpoint = decide_resume(job.layout.checkpoints, key, job.resume, events)
+    if checkpoint is None and job.continue_from is not None and job.resume is not False:
+        checkpoint = adopt_checkpoint(job.continue_from, job.layout.checkpoints, key, events)
+        if checkpoint is not None and job.continue_from.parent != job.layout.root:
+            _copy_metrics(job.continue_from.parent / job.layout.metrics.name, job.layout.metrics)
     write_key(job.layout.checkpoints, key)
     if checkpoint is None:
         # A fresh start: metrics from an earlier attempt would mix two runs in one curve.
         job.layout.metrics.unlink(missing_ok=True)
+        shutil.rmtree(job.layout.tensorboard, ignore_errors=True)
 
     with _stdout_to_events(events):
         model = load_for_training(job.model.path, job.engine, job.lora, max_seq_length=job.max_seq_length,
@@ -306,7 +338,18 @@ def _build_trainer(job: TrainJob, model: Any, tokenizer: Any, data: _Splits,
     # disable_tqdm swaps the progress bar for a callback that prints every log dict.
     for noisy in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(noisy)
+    if job.hparams.report_to == "tensorboard":
+        _log_tensorboard_to(trainer, job.layout.tensorboard)
     return trainer, stopper
+
+
+def _log_tensorboard_to(trainer: Any, folder: Path) -> None:
+    """Points transformers' TensorBoard callback at ``<run>/tensorboard`` (its default is under checkpoints/)."""
+    from transformers.integrations.integration_utils import TensorBoardCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback):
+            callback.logging_dir = str(folder)
 
 
 def save_adapter(model: Any, tokenizer: Any, target: Path) -> None:

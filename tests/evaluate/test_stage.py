@@ -67,16 +67,15 @@ def run_evaluate(tiny: TinyModels, out: Path, *, export: bool = True, sink: List
                                       "output": {"dir": str(out), "run_name": "tiny"}}))
     sink = sink or ListSink()
     context = build_pipeline(recipe, sink).context
-    root = context.layout.root
-    (root / "dataset").mkdir(parents=True, exist_ok=True)
-    (root / "dataset" / "eval.jsonl").write_text("".join(line + "\n" for line in eval_jsonl_lines()), encoding="utf-8")
 
     def model(ctx: RunContext) -> None:
         ctx.model = ResolvedModel(path=tiny.hf, profile=get_profile(PROFILE), source="local")
+        ctx.layout.dataset.mkdir(parents=True, exist_ok=True)
+        ctx.layout.eval_split.write_text("".join(line + "\n" for line in eval_jsonl_lines()), encoding="utf-8")
 
     def export_gguf(ctx: RunContext) -> None:
         if export:
-            gguf = root / "export" / "tiny-F16.gguf"
+            gguf = ctx.layout.root / "export" / "tiny-F16.gguf"
             if not gguf.is_file():
                 gguf.parent.mkdir(exist_ok=True)
                 shutil.copy2(tiny.gguf, gguf)
@@ -126,7 +125,15 @@ def test_scores_the_gguf_and_the_base_model_and_reuses_both_when_nothing_changed
     assert text.splitlines()[-9].split() == ["score", "this", "model", "base", "goal", "ok"]
     assert text.splitlines()[-1].lstrip().startswith("regression suite")
 
+    # Nothing changed: the rerun runs no stage at all.
+    unchanged, _ = run_evaluate(tiny, tmp_path)
+    assert unchanged.unchanged and unchanged.layout == result.layout
+
+    # A run stopped after its evaluation continues in its folder: the stage reuses both reports.
+    record["status"] = "stopped"
+    result.layout.run_json.write_text(json.dumps(record))
     again, second = run_evaluate(tiny, tmp_path)
+    assert again.layout == result.layout
     assert "evaluate.baseline.cached" in second.kinds() and "evaluate.cached" in second.kinds()
     assert "stage.start" not in second.kinds()  # no reply was generated again
     rerun = json.loads(again.layout.run_json.read_text())["evaluate"]

@@ -1,4 +1,4 @@
-"""The run folder: one run at a time, a completed run's record survives a failed rerun, outputs written whole."""
+"""The run folder: one run of a recipe at a time, a completed run survives a failed rerun, outputs written whole."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dndtune.errors import DndtuneError
 from dndtune.events import ListSink
 from dndtune.pipeline import RunContext, Stage, build_pipeline
 from dndtune.recipe.loader import parse_recipe
-from dndtune.runs import RunLayout
+from dndtune.runs import RunFamily, RunLayout
 
 
 def recipe_for(out: Path) -> object:
@@ -46,20 +46,21 @@ def snapshot(layout: RunLayout) -> dict[str, bytes]:
     return {str(p.relative_to(layout.root)): p.read_bytes() for p in files if p.is_file()}
 
 
-def test_a_second_run_of_the_same_folder_is_refused_and_says_who_holds_it(tmp_path: Path) -> None:
-    layout = RunLayout.under(tmp_path, "r")
-    layout.root.mkdir(parents=True)
-    layout.lock_owner.write_text(json.dumps({"pid": 4242, "host": "box", "started_at": "now"}))
-    with FileLock(str(layout.lock)), pytest.raises(DndtuneError, match="another dndtune run is working") as err:
+def test_a_second_run_of_the_same_recipe_is_refused_and_says_who_holds_it(tmp_path: Path) -> None:
+    family = RunFamily.under(tmp_path, "r")
+    family.runs.mkdir(parents=True)
+    family.lock_owner.write_text(json.dumps({"pid": 4242, "host": "box", "started_at": "now"}))
+    with FileLock(str(family.lock)), pytest.raises(DndtuneError, match="another dndtune run is working") as err:
         build_pipeline(recipe_for(tmp_path), ListSink(), stages=[Stage("dataset", passes, "stand-in")]).run()
     assert "pid 4242 on box" in str(err.value) and "output.run_name" in str(err.value)
-    assert not layout.run_json.exists()  # nothing was written into the held folder
+    assert not family.layout(1).run_json.exists()  # nothing was written while another run held the recipe
 
 
 def test_the_lock_is_released_after_a_run(tmp_path: Path) -> None:
-    layout = completed_run(tmp_path)
-    assert not layout.lock_owner.exists()
-    FileLock(str(layout.lock)).acquire(timeout=0)
+    completed_run(tmp_path)
+    family = RunFamily.under(tmp_path, "r")
+    assert not family.lock_owner.exists()
+    FileLock(str(family.lock)).acquire(timeout=0)
 
 
 def test_a_failed_rerun_leaves_the_completed_run_as_it_was(tmp_path: Path) -> None:
@@ -83,8 +84,10 @@ def test_a_stopped_rerun_also_puts_the_completed_record_back(tmp_path: Path) -> 
     def interrupted(ctx: RunContext) -> None:
         raise KeyboardInterrupt
 
+    # The dataset stage is done and unchanged; the rerun goes on to a stage the completed run never ran.
+    stages = [Stage("dataset", passes, "stand-in"), Stage("train", interrupted, "stand-in", needs=("dataset",))]
     with pytest.raises(KeyboardInterrupt):
-        build_pipeline(recipe_for(tmp_path), ListSink(), stages=[Stage("dataset", interrupted, "stand-in")]).run()
+        build_pipeline(recipe_for(tmp_path), ListSink(), stages=stages).run()
     assert json.loads(layout.run_json.read_text())["last_rerun"]["status"] == "stopped"
     assert snapshot(layout)["recipe.yaml"] == before["recipe.yaml"]
 
@@ -104,11 +107,22 @@ def test_a_rerun_killed_mid_way_is_repaired_by_the_next_one(tmp_path: Path) -> N
     assert json.loads(layout.run_json.read_text())["status"] == "completed"
 
 
-def test_a_successful_rerun_replaces_the_record(tmp_path: Path) -> None:
+def test_an_unchanged_rerun_runs_nothing_and_leaves_the_record(tmp_path: Path) -> None:
     layout = completed_run(tmp_path)
+    before = snapshot(layout)
     result = build_pipeline(recipe_for(tmp_path), ListSink(), stages=[Stage("dataset", passes, "stand-in")]).run()
-    assert result.status == "completed" and "last_rerun" not in json.loads(layout.run_json.read_text())
+    assert result.status == "completed" and result.unchanged and result.layout == layout
+    assert snapshot(layout) == before
     assert not layout.completed_copy.exists()
+
+
+def test_a_completed_rerun_of_the_missing_stages_replaces_the_record(tmp_path: Path) -> None:
+    layout = completed_run(tmp_path)
+    stages = [Stage("dataset", passes, "stand-in"), Stage("train", passes, "stand-in", needs=("dataset",))]
+    result = build_pipeline(recipe_for(tmp_path), ListSink(), stages=stages).run()
+    record = json.loads(layout.run_json.read_text())
+    assert result.status == "completed" and result.layout == layout and "last_rerun" not in record
+    assert set(record["stages"]) == {"dataset", "train"} and not layout.completed_copy.exists()
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_clear_error(tmp_path: Path) -> None:

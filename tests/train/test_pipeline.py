@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from dndtune.errors import DndtuneError
-from dndtune.events import Event, ListSink
+from dndtune.events import DatasetBuilt, Event, ListSink
 from dndtune.pipeline import build_pipeline
 from dndtune.recipe.loader import parse_recipe
 from dndtune.recipe.schema import Recipe
@@ -67,18 +68,43 @@ def test_runs_to_a_merged_model_and_records_it(tiny_qwen2: Path, tmp_path: Path)
     out = model.generate(**prompt, max_new_tokens=5, do_sample=False)
     assert out.shape[1] > prompt["input_ids"].shape[1]
 
-    # Nothing changed: the rerun reuses the adapter and the merged model.
+    # Nothing changed: the rerun runs nothing and says since which run.
+    frozen = {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()}
     again = ListSink()
     rerun = build_pipeline(recipe(tiny_qwen2, tmp_path), again).run(stages=["merge"])
-    assert rerun.status == "completed"
-    assert "train.cached" in kinds(again) and "merge.cached" in kinds(again)
+    assert rerun.status == "completed" and rerun.unchanged and "run.unchanged" in kinds(again)
     assert "train.step" not in kinds(again)
 
-    # A changed recipe retrains: the finished run is continued to the new step count.
+    # More steps: a new version continues version 1's last checkpoint; version 1 stays byte for byte.
     longer = ListSink()
-    build_pipeline(recipe(tiny_qwen2, tmp_path, max_steps=6), longer).run(stages=["merge"])
+    result = build_pipeline(recipe(tiny_qwen2, tmp_path, max_steps=6), longer).run(stages=["merge"])
+    assert result.layout.root == tmp_path / "runs" / "tiny-v2"
     assert [e.data["step"] for e in longer.events if e.kind == "train.step"] == [5, 6]
     assert "merge.done" in kinds(longer)
+    assert {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()} == frozen
+
+
+def test_an_edited_scenario_is_the_only_one_parsed_and_measured_again(tiny_qwen2: Path, tmp_path: Path) -> None:
+    scenarios = tmp_path / "training-data"
+    for source in sorted(SCENARIOS.glob("*/*.md"))[:6]:
+        target = scenarios / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    settings = recipe(tiny_qwen2, tmp_path / "out")
+    settings = settings.model_copy(update={"data": settings.data.model_copy(update={"scenarios_dir": scenarios})})
+    first = ListSink()
+    build_pipeline(settings, first).run(stages=["dataset"])
+    edited = sorted(scenarios.glob("*/*.md"))[0]
+    edited.write_text(edited.read_text(encoding="utf-8").replace(" the ", " that ", 1), encoding="utf-8")
+
+    second = ListSink()
+    result = build_pipeline(settings, second).run(stages=["dataset"])
+    assert result.layout.name == "tiny-v2"
+    parsed = [e.message for e in second.events if e.kind == "stage.done" and e.stage == "scenarios"]
+    assert parsed and "; 1 parsed, 5 from cache" in parsed[0]
+    built = next(e for e in second.events if isinstance(e, DatasetBuilt))
+    total = next(e for e in first.events if isinstance(e, DatasetBuilt)).measured
+    assert built.measured is not None and total is not None and 0 < built.measured < total
 
 
 class StopAtStep:

@@ -1,16 +1,25 @@
-"""Train: live loss (train and eval), memory over time, progress with ETA, a log; stop and resume."""
+"""Train: live loss (train and eval), memory over time, progress with ETA, a log; stop and resume.
+
+Above the panes, what a run would do with the recipe's versions: resume the unfinished one, write
+a new version (with what changed since the last: scenario files added / edited / removed, recipe
+fields), or nothing at all. ``s`` does that; ``n`` starts a new version from scratch.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import RichLog, Static
 
 from dndtune.env.environment import EnvReport
+from dndtune.errors import DndtuneError
+from dndtune.pipeline.plan import VersionPreview, preview_version
+from dndtune.recipe.schema import Recipe
 from tui.screens.base import LiveRunScreen
 from tui.widgets.train.loss_chart import LossChart
 from tui.widgets.train.memory_pane import MemoryPane
@@ -30,6 +39,7 @@ class TrainScreen(LiveRunScreen):
     MODE = "train"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Train/resume"),
+        Binding("n", "start_over", "New version from scratch"),
         Binding("x", "stop", "Stop at checkpoint"),
         Binding("l", "focus_log", "Log", show=False),
     ]
@@ -37,10 +47,12 @@ class TrainScreen(LiveRunScreen):
     def __init__(self) -> None:
         super().__init__()
         self._log_seen = 0
+        self._shown_status = ""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_nav()
         yield Static(id="train-recipe")
+        yield Static(id="train-version")
         yield ProgressPane(id="train-progress")
         with Horizontal(id="train-panes"):
             with Vertical(id="loss-box"):
@@ -55,7 +67,26 @@ class TrainScreen(LiveRunScreen):
         self.query_one("#memory-box").border_title = "memory"
         self.query_one("#train-log").border_title = "log"
         self.watch(self.app, "recipe", self._show_recipe)
+        self.watch(self.app, "recipe", self._preview_version)
         self.redraw()
+
+    def _preview_version(self) -> None:
+        recipe = self.dndtune.recipe
+        if recipe is not None and not self.dndtune.run_state.active:
+            self._find_version(recipe)
+
+    @work(thread=True, exclusive=True, group="train-version")
+    def _find_version(self, recipe: Recipe) -> None:
+        """Hashing the scenario files is quick, but it is disk work: never on the UI thread."""
+        try:
+            preview: VersionPreview | str = preview_version(recipe, stages=self.dndtune.stage_names())
+        except DndtuneError as exc:
+            preview = str(exc)
+        self.app.call_from_thread(self._show_version, preview)
+
+    def _show_version(self, preview: VersionPreview | str) -> None:
+        if not self.dndtune.run_state.active:  # a run started meanwhile: its own log says which version
+            self.query_one("#train-version", Static).update(version_line(preview))
 
     def _show_recipe(self) -> None:
         recipe = self.dndtune.recipe
@@ -72,6 +103,11 @@ class TrainScreen(LiveRunScreen):
 
     def redraw(self) -> None:
         state = self.dndtune.run_state
+        if state.active:
+            self.query_one("#train-version", Static).update("")
+        elif state.status in ("done", "failed", "stopped") and self._shown_status != state.status:
+            self._preview_version()  # the run just ended: what the next one would do has changed
+        self._shown_status = state.status
         self._show_recipe()
         self.query_one(ProgressPane).show(state)
         self.query_one(LossChart).set_data(state.train_loss, state.eval_loss)
@@ -89,9 +125,38 @@ class TrainScreen(LiveRunScreen):
     def action_start(self) -> None:
         self.dndtune.start_run()
 
+    def action_start_over(self) -> None:
+        self.dndtune.start_run(resume=False)
+
     def action_stop(self) -> None:
         if not self.dndtune.stop_run():
             self.notify("Nothing is training.", severity="warning")
 
     def action_focus_log(self) -> None:
         self.query_one(RichLog).focus()
+
+
+def version_line(preview: VersionPreview | str) -> Text:
+    """``s: new version demo-v2 — 1 scenario edited (combat/goblins.md)`` and the like, for the screen."""
+    if isinstance(preview, str):
+        return Text(preview, style="red")
+    choice = preview.choice
+    name = choice.layout.name
+    line = Text("s ", style="bold")
+    match choice.reason:
+        case "unchanged":
+            line.append(f"nothing changed since run {name}: nothing to train")
+        case "resume":
+            action = preview.actions()["train"]
+            line.append(f"continue {name}: train {action}")
+        case "complete":
+            line.append(f"finish {name}: run the stages it has not run")
+        case "first":
+            line.append(f"train the first version, {name}")
+        case _:
+            changes = choice.changes.summary() if choice.changes is not None else "inputs changed"
+            since = choice.previous.name if choice.previous is not None else "the last run"
+            line.append(f"new version {name}; since {since}: {changes}")
+    line.append("  ·  n ", style="dim")
+    line.append("new version from scratch", style="dim")
+    return line

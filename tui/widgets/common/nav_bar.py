@@ -1,4 +1,4 @@
-"""The top line of every screen: the five screens by number, the current one lit, and the run's status."""
+"""The top line of every screen: the screens by number, the current one lit, and the run's status."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tui.run_state import RunState
+from tui.screen_names import SCREENS
 
-SCREENS: tuple[tuple[str, str], ...] = (
-    ("environment", "Environment"),
-    ("scenarios", "Scenarios"),
-    ("recipe", "Recipe"),
-    ("train", "Train"),
-    ("export", "Export"),
-)
+SHORT_TITLES: dict[str, str] = {"environment": "Env", "scenarios": "Scen", "evaluate": "Eval"}
+"""Titles of the screens not shown when the full ones and the run badge do not fit the line (80 columns)."""
 
 
 def run_badge(state: RunState) -> Text:
@@ -36,13 +32,26 @@ class NavBar(Widget):
         self.current = current
         self.state = state
 
-    def render(self) -> Text:
+    def _titles(self, level: int) -> Text:
+        """Level 0: every title; 1: short titles beside the current one; 2: numbers beside it."""
         line = Text(no_wrap=True, overflow="ellipsis")
         for number, (mode, title) in enumerate(SCREENS, start=1):
-            style = "reverse bold" if mode == self.current else ""
+            current = mode == self.current
+            style = "reverse bold" if current else ""
             line.append(f" {number} ", style=style or "bold")
-            line.append(f"{title} ", style=style)
+            if current or level == 0:
+                line.append(f"{title} ", style=style)
+            elif level == 1:
+                line.append(f"{SHORT_TITLES.get(mode, title)} ", style="dim")
+        return line
+
+    def render(self) -> Text:
         badge = run_badge(self.state)
+        line = self._titles(0)
+        for level in (1, 2):
+            if line.cell_len + badge.cell_len < self.size.width:
+                break
+            line = self._titles(level)
         gap = self.size.width - line.cell_len - badge.cell_len
         if badge and gap > 0:
             line.append(" " * gap)
