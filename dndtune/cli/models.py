@@ -11,7 +11,7 @@ from typing import Any
 from dndtune.cli.console import ConsoleSink
 from dndtune.deploy import DeployOptions, deploy
 from dndtune.errors import DndtuneError
-from dndtune.evaluate.report import HEADLINE, format_value
+from dndtune.evaluate.report import format_value
 from dndtune.registry import (
     Registry,
     check_recorded,
@@ -26,7 +26,7 @@ from dndtune.registry import (
     verify_promoted,
     warnings_against,
 )
-from dndtune.registry.compare import rating_verdict
+from dndtune.registry.compare import comparison_rows, rating_verdict
 from dndtune.registry.store import now
 from dndtune.runs import find_run
 
@@ -147,17 +147,8 @@ def run_compare(args: argparse.Namespace) -> int:
     table.add_column("")
     table.add_column(a.name, justify="right")
     table.add_column(b.name, justify="right")
-    for label, key in (("quant", "quant"), ("base model", "base_model"), ("data hash", "data_hash")):
-        table.add_row(label, str(getattr(a, key) or "-"), str(getattr(b, key) or "-"))
-    table.add_row("size", _fmt(a.size_bytes, "size_bytes"), _fmt(b.size_bytes, "size_bytes"))
-    for key, (label, _) in HEADLINE.items():
-        kind = "perplexity" if key == "perplexity" else "pct"
-        table.add_row(label, _fmt(a.scores.get(key), kind), _fmt(b.scores.get(key), kind))
-    table.add_row("player rating", _rating(a), _rating(b))
-    table.add_row("tokens/s", _fmt(a.perf.tokens_per_second if a.perf else None, "tokens_per_second"),
-                  _fmt(b.perf.tokens_per_second if b.perf else None, "tokens_per_second"))
-    table.add_row("memory", _fmt(a.perf.peak_rss_bytes if a.perf else None, "rss_bytes"),
-                  _fmt(b.perf.peak_rss_bytes if b.perf else None, "rss_bytes"))
+    for row in comparison_rows(a, b):
+        table.add_row(*row)
     console = Console()
     console.print(table)
     console.print(f"player ratings: {rating_verdict(a.name, a.ratings, b.name, b.ratings)}", markup=False)

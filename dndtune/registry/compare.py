@@ -8,8 +8,11 @@ candidate's mean is at least ``drop`` points (on the 1-5 scale) below the promot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from dndtune.evaluate.report import HEADLINE, format_value
 from dndtune.play.ratings import RatingSummary
+from dndtune.registry.versions import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,33 @@ def rating_warning(candidate: RatingSummary, promoted_name: str, promoted: Ratin
     if gap is None or gap > -t.drop:
         return None
     return f"rated worse: {rating_text(candidate)} vs {rating_text(promoted)} for {promoted_name}"
+
+
+def comparison_rows(a: ModelVersion, b: ModelVersion, labels: dict[str, str] | None = None
+                    ) -> list[tuple[str, str, str]]:
+    """(label, A, B) for every figure ``models compare`` and the Models screen show side by side.
+
+    ``labels`` renames headline scores (the app's pane is narrow).
+    """
+    names = labels or {}
+
+    def both(kind: str, read: object) -> tuple[str, str]:
+        assert callable(read)
+        return format_value(kind, read(a)), format_value(kind, read(b))
+
+    rows = [("quant", a.quant or "-", b.quant or "-"),
+            ("base model", Path(a.base_model).name if a.base_model else "-",
+             Path(b.base_model).name if b.base_model else "-"),
+            ("data hash", (a.data_hash or "-")[:12], (b.data_hash or "-")[:12]),
+            ("size", *both("size_bytes", lambda v: v.size_bytes))]
+    for key, (label, _) in HEADLINE.items():
+        kind = "perplexity" if key == "perplexity" else "score"
+        rows.append((names.get(key, label), *both(kind, lambda v, k=key: v.scores.get(k))))
+    rows.append(("player rating", _mean_rating(a), _mean_rating(b)))
+    rows.append(("tokens/s", *both("tokens_per_second", lambda v: v.perf.tokens_per_second if v.perf else None)))
+    rows.append(("memory", *both("rss_bytes", lambda v: v.perf.peak_rss_bytes if v.perf else None)))
+    return rows
+
+
+def _mean_rating(v: ModelVersion) -> str:
+    return f"{v.ratings.mean:.2f} ({v.ratings.count})" if v.ratings.mean is not None else "-"

@@ -24,7 +24,7 @@ from dndtune.recipe.loader import parse_recipe
 from dndtune.recipe.schema import Recipe
 from dndtune.registry import Registry, promote, rollback
 from dndtune.runs import RunFamily, RunLayout
-from tests.reliability.test_registry_deploy import fake_gguf
+from tests.fixtures.gguf_files import fake_gguf
 
 SCENARIO = "# Scenario\n\n## System\n{body}\n"
 
@@ -216,8 +216,8 @@ def test_dry_run_says_per_stage_whether_it_runs_or_reuses_and_why(tmp_path: Path
     assert stage_actions(choice, edited)["train"] == "run (new version: 1 scenario edited (combat/goblins.md))"
 
 
-def test_rollback_redeploys_to_where_the_last_deploy_went(tmp_path: Path, scenarios: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def two_versions_deployed(tmp_path: Path, scenarios: Path) -> tuple[Path, Path]:
+    """r and r-v2 promoted in turn, r-v2 deployed into an app's assets as ``dm``."""
     out, assets = tmp_path / "out", tmp_path / "app" / "assets"
     assets.mkdir(parents=True)
     run(recipe_for(out, scenarios))
@@ -227,6 +227,12 @@ def test_rollback_redeploys_to_where_the_last_deploy_went(tmp_path: Path, scenar
     promote(out, "r-v2")
     assert main(["deploy", "r-v2", "--to", str(assets), "--name", "dm", "--skip-tests", "--output", str(out)]) == 0
     assert (assets / "dm" / "r-v2-F16.gguf").is_file()
+    return out, assets
+
+
+def test_rollback_redeploys_to_where_the_last_deploy_went(tmp_path: Path, scenarios: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out, assets = two_versions_deployed(tmp_path, scenarios)
     assert main(["models", "--output", str(out), "rollback"]) == 0
     assert "redeploying r to" in capsys.readouterr().out
     assert (assets / "dm" / "r-F16.gguf").is_file() and not (assets / "dm" / "r-v2-F16.gguf").exists()
@@ -235,14 +241,7 @@ def test_rollback_redeploys_to_where_the_last_deploy_went(tmp_path: Path, scenar
 
 def test_rollback_prints_the_deploy_command_when_asked_not_to_redeploy(tmp_path: Path, scenarios: Path,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    out, assets = tmp_path / "out", tmp_path / "assets"
-    assets.mkdir()
-    run(recipe_for(out, scenarios))
-    (scenarios / "combat" / "goblins.md").write_text(SCENARIO.format(body="edited"))
-    run(recipe_for(out, scenarios))
-    promote(out, "r")
-    promote(out, "r-v2")
-    assert main(["deploy", "r-v2", "--to", str(assets), "--name", "dm", "--skip-tests", "--output", str(out)]) == 0
+    out, assets = two_versions_deployed(tmp_path, scenarios)
     assert main(["models", "--output", str(out), "rollback", "--no-redeploy"]) == 0
     assert f"dndtune deploy r --to {assets} --name dm --target gguf --skip-tests" in capsys.readouterr().out
     assert (assets / "dm" / "r-v2-F16.gguf").is_file()

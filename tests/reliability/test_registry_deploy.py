@@ -10,32 +10,15 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dndtune.cli.main import main
 from dndtune.deploy import BUNDLE_MANIFEST, DeployOptions, deploy
 from dndtune.errors import DndtuneError
 from dndtune.hashing import sha256_file
-from dndtune.models.profiles import get_profile
 from dndtune.registry import Registry, promote, rollback
 from dndtune.runs import RunFolder
-
-
-def fake_gguf(path: Path, seed: float = 0.0) -> Path:
-    """A valid little GGUF (qwen2, chat template, one tensor); ``seed`` makes files differ."""
-    from gguf import GGUFWriter
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = GGUFWriter(str(path), "qwen2")
-    writer.add_context_length(64)
-    writer.add_chat_template(get_profile("qwen2.5-0.5b").chat_template)
-    writer.add_tensor("token_embd.weight", np.full((4, 8), seed, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+from tests.fixtures.gguf_files import fake_gguf
 
 
 def fake_run(root: Path, name: str, *, seed: float = 0.0, status: str = "completed") -> RunFolder:

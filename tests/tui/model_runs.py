@@ -10,18 +10,16 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from dndtune.dataset.chat import Message
 from dndtune.evaluate import EvalOptions, evaluate
 from dndtune.evaluate.examples import load_jsonl
 from dndtune.evaluate.regression import load_cases
 from dndtune.evaluate.report import EvalReport, write_eval_file
 from dndtune.hashing import sha256_file
-from dndtune.models.profiles import get_profile
 from dndtune.play.ratings import Rating, append_rating
 from tests.evaluate.samples import eval_jsonl_lines
 from tests.evaluate.scripted import ScriptedRunner, qwen_call
+from tests.fixtures.gguf_files import fake_gguf
 from tests.tui.conftest import write_project
 
 CREATED = "2025-05-01T10:00:00+00:00"
@@ -53,22 +51,6 @@ def good_dm(messages: Sequence[Message]) -> str:
 def quiet_dm(messages: Sequence[Message]) -> str:
     """The base model: never calls a tool, rambles."""
     return "I am a helpful assistant. How can I help you today?"
-
-
-def fake_gguf(path: Path, seed: float = 0.0) -> Path:
-    """A valid little GGUF (qwen2, chat template, one tensor); ``seed`` makes files differ."""
-    from gguf import GGUFWriter
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = GGUFWriter(str(path), "qwen2")
-    writer.add_context_length(64)
-    writer.add_chat_template(get_profile("qwen2.5-0.5b").chat_template)
-    writer.add_tensor("token_embd.weight", np.full((4, 8), seed, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 def scripted_report(run: Path, label: str, reply: object) -> EvalReport:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
-from dndtune.evaluate.goals import GOALS, format_score, goal_rows, mark
+from dndtune.evaluate.goals import GOALS, format_score, goal_rows
 from dndtune.evaluate.report import HEADLINE, EvalReport, format_value
-from tui.widgets.export.goals import MARK_STYLES, verdict_text
+from tui.widgets.export.goals import goals_table, verdict_text
 
 EXTRA_LABELS = {"consistency": "uses roll result", "coherence": "coherence", "in_role_rate": "stays in role",
                 "perplexity": "perplexity"}
@@ -26,16 +25,7 @@ def scores_renderable(report: EvalReport | None, base: EvalReport | None, note: 
     if report is None:
         return Text(note or "No evaluation yet: press e to evaluate this run.", style="dim")
     rows = goal_rows(report, base)
-    table = Table(box=None, show_edge=False, pad_edge=False, collapse_padding=True, padding=(0, 1),
-                  header_style="bold dim")
-    table.add_column("score", no_wrap=True)
-    table.add_column("model", justify="right", no_wrap=True)
-    table.add_column("base", justify="right", no_wrap=True, style="dim")
-    table.add_column("goal", no_wrap=True)
-    table.add_column("ok", no_wrap=True)
-    for row in rows:
-        table.add_row(row.label, Text(format_score(row.value), style="bold"), format_score(row.baseline), row.goal,
-                      Text(mark(row.met), style=MARK_STYLES[row.met]))
+    table = goals_table(rows)
     goal_keys = {g.key for g in GOALS}
     ours, theirs = report.headline(), base.headline() if base is not None else {}
     for key in HEADLINE:

@@ -16,6 +16,11 @@ def goals_renderable(rows: list[GoalRow], note: str | None) -> RenderableType:
     if not rows:
         return Text(note or "Scored after export: the model and the base model on the held-out scenarios.",
                     style="dim")
+    return Group(goals_table(rows), verdict_text(rows))
+
+
+def goals_table(rows: list[GoalRow]) -> Table:
+    """score | model | base | goal | ok, one row a goal (the Evaluate screen adds its other figures below)."""
     table = Table(box=None, show_edge=False, pad_edge=False, collapse_padding=True, padding=(0, 1),
                   header_style="bold dim")
     table.add_column("score", no_wrap=True)
@@ -26,7 +31,7 @@ def goals_renderable(rows: list[GoalRow], note: str | None) -> RenderableType:
     for row in rows:
         table.add_row(row.label, Text(format_score(row.value), style="bold"), format_score(row.baseline), row.goal,
                       Text(mark(row.met), style=MARK_STYLES[row.met]))
-    return Group(table, verdict_text(rows))
+    return table
 
 
 def verdict_text(rows: list[GoalRow]) -> Text:

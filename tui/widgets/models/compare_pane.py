@@ -8,20 +8,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dndtune.evaluate.report import HEADLINE, format_value
 from dndtune.registry import ModelVersion
-from dndtune.registry.compare import rating_text, rating_verdict
+from dndtune.registry.compare import comparison_rows, rating_text, rating_verdict
 
 SHORT_LABELS = {"recall": "roll recall", "precision": "roll precision", "perplexity": "perplexity",
                 "regression_pass_rate": "regression"}
-
-
-def _fmt(value: float | int | None, kind: str = "score") -> str:
-    return format_value(kind, value)
-
-
-def _rating(v: ModelVersion) -> str:
-    return f"{v.ratings.mean:.2f} ({v.ratings.count})" if v.ratings.mean is not None else "-"
 
 
 def compare_renderable(a: ModelVersion, b: ModelVersion) -> RenderableType:
@@ -29,19 +20,8 @@ def compare_renderable(a: ModelVersion, b: ModelVersion) -> RenderableType:
     table.add_column("", style="dim", no_wrap=True)
     table.add_column(f"A {a.name}", justify="right", no_wrap=True, max_width=14)
     table.add_column(f"B {b.name}", justify="right", no_wrap=True, max_width=14)
-    table.add_row("quant", a.quant or "-", b.quant or "-")
-    table.add_row("base model", Path(a.base_model).name if a.base_model else "-",
-                  Path(b.base_model).name if b.base_model else "-")
-    table.add_row("size", _fmt(a.size_bytes, "size_bytes"), _fmt(b.size_bytes, "size_bytes"))
-    for key, (label, _) in HEADLINE.items():
-        label = SHORT_LABELS.get(key, label)
-        kind = "perplexity" if key == "perplexity" else "score"
-        table.add_row(label, _fmt(a.scores.get(key), kind), _fmt(b.scores.get(key), kind))
-    table.add_row("player rating", _rating(a), _rating(b))
-    table.add_row("tokens/s", _fmt(a.perf.tokens_per_second if a.perf else None, "tokens_per_second"),
-                  _fmt(b.perf.tokens_per_second if b.perf else None, "tokens_per_second"))
-    table.add_row("memory", _fmt(a.perf.peak_rss_bytes if a.perf else None, "rss_bytes"),
-                  _fmt(b.perf.peak_rss_bytes if b.perf else None, "rss_bytes"))
+    for row in comparison_rows(a, b, SHORT_LABELS):
+        table.add_row(*row)
     return table
 
 
