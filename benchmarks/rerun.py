@@ -3,8 +3,8 @@
     python benchmarks/rerun.py                                  # the demo recipe, as `npm run demo` runs it
     python benchmarks/rerun.py --set train.max_steps=10 --set evaluate.max_turns=10   # a shorter try
 
-Each phase runs ``dndtune --recipe R`` in its own process, the way a user reruns it, on a copy of
-``training-data/`` in a work folder (the edit never touches the repository). For each phase it
+Each phase runs ``dndtune --recipe R`` in its own process, the way a user reruns it, on copies of
+the recipe and ``training-data/`` in a work folder (the edit never touches the repository). For each phase it
 prints the time to the first training step, the time to the end, and the peak memory of that
 process, and each figure as a ratio of the first run's. The goal (issue 13): the no-change rerun
 takes at most 5 s and says nothing changed; the edited rerun writes a new version beside the first.
@@ -79,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="dndtune-rerun-"))
     scenarios = work / "training-data"
     shutil.copytree(ROOT / "training-data", scenarios, dirs_exist_ok=True)
-    recipe = ROOT / "recipes" / f"{args.recipe}.yaml" if not args.recipe.endswith(".yaml") else Path(args.recipe)
+    source = ROOT / "recipes" / f"{args.recipe}.yaml" if not args.recipe.endswith(".yaml") else Path(args.recipe)
+    # A copy: the three phases must see the same recipe even if the checkout's changes meanwhile.
+    recipe = work / source.name
+    shutil.copy2(source, recipe)
     command = [sys.executable, "-m", "dndtune", "--recipe", str(recipe),
                "--set", f"data.scenarios_dir={scenarios}", "--set", f"output.dir={work / 'training-output'}",
                *(x for item in args.overrides for x in ("--set", item))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dndtune.errors import DndtuneError
-from dndtune.gguf.quant_types import EMBEDDING_TYPES, QUANT_TYPES
+from dndtune.gguf.quant_types import QUANT_TYPES, split_rung
 
 
 @dataclass(frozen=True, order=True)
@@ -36,16 +36,10 @@ class Rung:
     @classmethod
     def parse(cls, text: str) -> Rung:
         """``Q4_K_M`` or ``Q4_0+emb=Q4_0`` (case-insensitive)."""
-        quant, _, rest = text.strip().upper().partition("+")
-        embedding: str | None = None
-        if rest:
-            key, _, value = rest.partition("=")
-            if key != "EMB" or value not in EMBEDDING_TYPES:
-                raise DndtuneError(f"bad quant rung {text!r}",
-                                   fix=f"write TYPE or TYPE+emb=E with E one of {', '.join(EMBEDDING_TYPES)}")
-            embedding = value
-        if quant not in QUANT_TYPES:
-            raise DndtuneError(f"unknown quantization {quant!r}", fix=f"use one of {', '.join(QUANT_TYPES)}")
+        try:
+            quant, embedding = split_rung(text)
+        except ValueError as exc:
+            raise DndtuneError(str(exc), fix="fix the quantization name (target.quant_ladder or --quant)") from None
         return cls(quant, embedding)
 
     def __str__(self) -> str:

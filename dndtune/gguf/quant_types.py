@@ -68,6 +68,49 @@ LEGACY_TYPES = tuple(row.name for row in _ROWS if row.legacy)
 
 EMBEDDING_TYPES = tuple(row.name for row in _ROWS if row.embedding)
 
-MOBILE_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0")
-"""The default ladder of a phone build: finest first, the export takes the first that fits."""
+MOBILE_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0", "Q5_0+emb=Q5_0", "Q4_0+emb=Q4_0")
+"""The default ladder of a phone build, finest first: with ``target.prefer: first_fit`` the export
+takes the first that fits; the embedding rungs at the end are what shrinks a model whose token
+embedding dominates (Gemma 3 270M: ~290 MB at every plain type, ~170 MB at ``Q4_0+emb=Q4_0``)."""
 DESKTOP_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0")
+
+_K_BLOCK = 256
+"""Row length a K-quant block needs; llama.cpp keeps a tied embedding whose rows do not split at Q8_0."""
+
+
+def split_rung(label: str) -> tuple[str, str | None]:
+    """``"Q4_K_M"`` -> ``("Q4_K_M", None)``, ``"q4_0+emb=q4_0"`` -> ``("Q4_0", "Q4_0")``.
+
+    Raises ``ValueError`` with the reason for an unknown type or a malformed embedding part.
+    """
+    quant, _, rest = label.strip().upper().partition("+")
+    embedding: str | None = None
+    if rest:
+        key, _, value = rest.partition("=")
+        if key != "EMB" or value not in EMBEDDING_TYPES:
+            raise ValueError(f"bad quant rung {label!r}: write TYPE or TYPE+emb=E with E one of "
+                             f"{', '.join(EMBEDDING_TYPES)}")
+        embedding = value
+    if quant not in QUANT_TYPES:
+        raise ValueError(f"unknown quantization {quant!r}; known: {', '.join(QUANT_TYPES)}")
+    return quant, embedding
+
+
+def preview_size(params: int, label: str, *, embedding_params: int = 0, row: int = 0) -> int:
+    """A rung's file size from parameter counts alone, for ``--dry-run`` before any GGUF exists.
+
+    ``embedding_params`` (vocabulary x hidden, tied) and ``row`` (hidden size) let the preview follow
+    llama.cpp's rule for the token embedding: Q8_0 when its rows do not split into K-quant blocks,
+    Q6_K otherwise, unless the rung lowers it. The export predicts the real size from the f16 file.
+    """
+    quant, embedding = split_rung(label)
+    bits = QUANT_TYPES[quant].bits_per_weight
+    if embedding_params <= 0:
+        return int(params * bits / 8)
+    if embedding is None:
+        kept = "Q8_0" if row % _K_BLOCK else "Q6_K"
+        emb_bits = bits if bits >= QUANT_TYPES[kept].bits_per_weight or not QUANT_TYPES[quant].quantized \
+            else QUANT_TYPES[kept].bits_per_weight
+    else:
+        emb_bits = QUANT_TYPES[embedding].bits_per_weight
+    return int((params - embedding_params) * bits / 8 + embedding_params * emb_bits / 8)

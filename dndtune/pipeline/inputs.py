@@ -24,6 +24,8 @@ from dndtune.scenario.loader import find_scenario_files
 # with another output folder or metrics reporter still describes the same model.
 _NOT_INPUTS: dict[str, Any] = {"output": True, "train": {"report_to"}}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+_DEFAULT = object()
+"""A recipe field left at its default (inputs keep only the fields a recipe sets)."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class RunInputs:
     scenarios: dict[str, str]
     """Scenario file (relative to ``data.scenarios_dir``) -> sha256 of its bytes."""
     recipe: dict[str, Any]
-    """The recipe's sections that shape the model (everything but ``output``)."""
+    """The recipe's settings that shape the model and differ from the defaults (nothing of ``output``)."""
     base_model: str
     """The base model's identity: where it resolves and a hash of its config and weight files' sizes."""
     dndtune: str = __version__
@@ -109,7 +111,9 @@ def run_inputs(recipe: Recipe) -> RunInputs:
             except OSError:
                 # An unreadable file is the dataset stage's to report, with its line; here it just differs.
                 scenarios[path.relative_to(root).as_posix()] = "unreadable"
-    sections = recipe.model_dump(mode="json", exclude=_NOT_INPUTS)
+    # Only what differs from the defaults: a newer dndtune that adds a recipe field (at a default that
+    # keeps today's behaviour) must not turn every completed run into "changed".
+    sections = recipe.model_dump(mode="json", exclude=_NOT_INPUTS, exclude_defaults=True)
     return RunInputs(scenarios=dict(sorted(scenarios.items())), recipe=sections,
                      base_model=base_model_identity(recipe))
 
@@ -150,7 +154,12 @@ def recipe_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> l
     out: list[str] = []
     for key in [*new, *(k for k in old if k not in new)]:
         name = f"{prefix}{key}"
-        a, b = old.get(key), new.get(key)
+        a, b = old.get(key, _DEFAULT), new.get(key, _DEFAULT)
+        # A section left wholly at its defaults is absent: compare it field by field as an empty one.
+        if isinstance(a, dict) and b is _DEFAULT:
+            b = {}
+        elif isinstance(b, dict) and a is _DEFAULT:
+            a = {}
         if isinstance(a, dict) and isinstance(b, dict):
             out.extend(recipe_diff(a, b, f"{name}."))
         elif a != b:
@@ -159,5 +168,7 @@ def recipe_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> l
 
 
 def _short(value: object) -> str:
+    if value is _DEFAULT:
+        return "default"
     text = json.dumps(value, default=str) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:37] + "..."

@@ -115,7 +115,8 @@ def test_a_recipe_change_is_named_field_by_field(tmp_path: Path, scenarios: Path
     new = run_inputs(recipe_for(tmp_path / "out", scenarios, max_steps=20))
     changes = changes_between(old, new)
     assert changes.recipe == ["train.max_steps: 10 -> 20"] and not changes.edited
-    assert recipe_diff({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}) == ["a.c: null -> 2"]
+    assert recipe_diff({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}) == ["a.c: default -> 2"]
+    assert recipe_diff({"a": {"c": None}}, {}) == ["a.c: null -> default"]
 
 
 def test_an_unfinished_version_is_continued_in_place(tmp_path: Path, scenarios: Path) -> None:
@@ -208,7 +209,7 @@ def test_dry_run_says_per_stage_whether_it_runs_or_reuses_and_why(tmp_path: Path
     choice = choose_version(family, run_inputs(other), resume=None, stages=["dataset"], frozen=lambda _: True)
     actions = stage_actions(choice, run_inputs(other))
     assert choice.reason == "new" and actions["train"].startswith("reuse (the adapter of r")
-    assert actions["export"] == "run (new version: recipe: evaluate.max_turns: null -> 5)"
+    assert actions["export"] == "run (new version: recipe: evaluate.max_turns: default -> 5)"
 
     (scenarios / "combat" / "goblins.md").write_text(SCENARIO.format(body="edited"))
     edited = run_inputs(recipe_for(out, scenarios))
