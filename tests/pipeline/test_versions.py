@@ -246,3 +246,18 @@ def test_rollback_prints_the_deploy_command_when_asked_not_to_redeploy(tmp_path:
     assert main(["models", "--output", str(out), "rollback", "--no-redeploy"]) == 0
     assert f"dndtune deploy r --to {assets} --name dm --target gguf --skip-tests" in capsys.readouterr().out
     assert (assets / "dm" / "r-v2-F16.gguf").is_file()
+
+
+def test_the_unchanged_summary_repeats_the_versions_figures_and_goals(tmp_path: Path) -> None:
+    from dndtune.cli.run import unchanged_summary
+
+    record = {"status": "completed", "train": {"step": 80, "max_steps": 80, "final_loss": 1.2345},
+              "export": {"gguf": "/x/demo-Q8_0.gguf", "quant": "Q8_0", "bytes": 291_000_000},
+              "evaluate": {"eval_file": "/x/eval.json", "verdict": "the model meets 7 of 8 goals",
+                           "goals": [{"key": "recall", "label": "roll recall", "value": 0.9, "baseline": 0.1,
+                                      "goal": ">= 0.85", "met": True}]}}
+    text = unchanged_summary(record, tmp_path / "demo")
+    lines = text.splitlines()
+    assert lines[0].startswith("run demo: completed, nothing changed since it ran")
+    assert "80/80 steps, final loss 1.2345" in text and "demo-Q8_0.gguf (Q8_0, 291.0 MB)" in text
+    assert "the model meets 7 of 8 goals" in text and lines[-1].split()[:2] == ["roll", "recall"]
