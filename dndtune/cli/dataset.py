@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     b.add_argument("--scenarios", type=Path, metavar="DIR",
                    help=f"scenarios folder (default: the recipe's data.scenarios_dir, else {DEFAULT_SCENARIOS})")
     b.add_argument("--out", type=Path, metavar="DIR",
-                   help="output folder (default: <output.dir>/<run_name>/dataset with --recipe, "
+                   help="output folder (default: <output.dir>/datasets/<run_name> with --recipe, "
                         f"else {DEFAULT_OUTPUT})")
     b.add_argument("--recipe", dest="dataset_recipe", metavar="R",
                    help="take the data settings from a recipe (path or name in recipes/)")

@@ -6,16 +6,17 @@ from pathlib import Path
 
 from dndtune.dataset.config import DatasetConfig
 from dndtune.recipe.schema import Recipe
-from dndtune.runs import RunLayout
 
 
 def dataset_config(recipe: Recipe, *, output_dir: Path | None = None, cache_dir: Path | None = None) -> DatasetConfig:
-    """The recipe's ``data`` section; output defaults to the run folder's ``dataset/``."""
+    """The recipe's ``data`` section. Output defaults to ``<output.dir>/datasets/<run_name>/``: a dataset
+    built on its own (``dndtune dataset build --recipe``) never writes into a run version, which is frozen
+    once completed; the pipeline passes the version's own ``dataset/``."""
     data = recipe.data
     augment = data.augment
     return DatasetConfig(
         scenarios_dir=data.scenarios_dir,
-        output_dir=output_dir or RunLayout.under(recipe.output.dir, recipe.output.run_name).dataset,
+        output_dir=output_dir or recipe.output.dir / "datasets" / recipe.output.run_name,
         categories=dict(data.categories),
         max_per_category=data.max_per_category,
         augment_enabled=augment.enabled,

@@ -48,7 +48,7 @@ def test_config_from_recipe() -> None:
     })
     config = dataset_config(recipe)
     assert config.scenarios_dir == Path("my-data")
-    assert config.output_dir == Path("runs/runs/demo/dataset")
+    assert config.output_dir == Path("runs/datasets/demo")  # beside the runs: never inside a frozen version
     assert config.categories == {"combat": 2.0} and config.max_per_category == 9
     assert (config.augment_copies, config.augment_seed, config.augment_dice) == (4, 11, False)
     assert config.augment_options.names and not config.augment_options.dice
