@@ -8,11 +8,16 @@ from typing import Any
 
 from dndtune.cli.console import ConsoleSink
 from dndtune.errors import DndtuneError
+from dndtune.evaluate.export_gate import task_gate
 from dndtune.export.bench import profile_performance
+from dndtune.export.gate import gate_lines
 from dndtune.export.manifest import write_manifest
-from dndtune.export.run import export_run, find_export
+from dndtune.export.run import export_run, find_export, resolve_target
 from dndtune.export.targets import default_target
 from dndtune.gguf.file import check_sha256
+from dndtune.recipe.loader import load_recipe
+from dndtune.registry import check_reexport, record_reexport
+from dndtune.runs import RunLayout
 from dndtune.units import format_size, parse_size
 
 DEFAULT_OUTPUT = Path("training-output")
@@ -31,6 +36,9 @@ def register(sub: Any) -> None:
     p.add_argument("--gate", type=float, default=None, metavar="TOL",
                    help="keep going down the ladder while DM-turn perplexity stays within TOL "
                         "(relative, e.g. 0.05) of the first type that fits")
+    p.add_argument("--prefer", choices=("first_fit", "smallest"), default=None,
+                   help="first_fit: the first type that fits; smallest: keep going down while the held-out "
+                        "scores stay within target.gate of the f16 file (default: the run recipe's target.prefer)")
     p.add_argument("--prune", action="store_true",
                    help="when no type fits, drop the layers that matter least on held-out DM turns "
                         "(kept only within --gate, default 10 %%, of the unpruned perplexity)")
@@ -69,12 +77,22 @@ def run_export(args: argparse.Namespace) -> int:
             size_limit = parse_size(args.size_limit)
         except ValueError:
             raise DndtuneError(f"bad --size-limit {args.size_limit!r}", fix='write e.g. 2GB, 1.5GiB or bytes') from None
-    result = export_run(resolve_run(args.run), args.target, ConsoleSink(verbose=args.verbose), args.quant,
+    run_dir = resolve_run(args.run)
+    layout = RunLayout(run_dir)
+    output = run_dir.parent.parent
+    check_reexport(output, layout.name)
+    target = resolve_target(layout, args.target)
+    evaluate_section = load_recipe(str(layout.recipe)).evaluate if layout.recipe.is_file() else None
+    result = export_run(layout, target, ConsoleSink(verbose=args.verbose), args.quant,
                         size_limit=size_limit, gate=args.gate, prune=args.prune, strict=args.strict,
-                        allow_drift=args.allow_drift, bench=not args.no_bench)
+                        allow_drift=args.allow_drift, bench=not args.no_bench, prefer=args.prefer,
+                        task_gate=task_gate(layout, target, evaluate_section))
     m = result.manifest
+    record_reexport(output, layout.name, result.gguf, m.sha256, m.bytes)
     print(f"{result.gguf}")
     print(f"  {m.quant}  {format_size(m.bytes)} (limit {format_size(m.size_limit)})  sha256 {m.sha256[:16]}")
+    for line in gate_lines(m.gate):
+        print(f"  {line}")
     if m.pruning is not None:
         print(f"  layers {m.pruning['layers']} pruned (DM-turn perplexity {m.pruning['base_perplexity']:.3f} -> "
               f"{m.pruning['perplexity']:.3f})")

@@ -34,6 +34,7 @@ from dndtune.events import (
     TrainStopped,
     format_line,
 )
+from dndtune.export.gate import gate_lines
 from dndtune.pipeline import build_pipeline
 from dndtune.pipeline.plan import describe_plan, failing_checks, plan_report
 from dndtune.recipe.loader import load_recipe
@@ -215,6 +216,7 @@ def summary(result: PipelineResult) -> str:
     if ctx.export is not None:
         manifest = ctx.export.manifest
         lines.append(f"  gguf      {ctx.export.gguf} ({manifest.quant}, {manifest.bytes / 1e6:.1f} MB)")
+        lines.extend(f"  {line}" for line in gate_lines(manifest.gate))
     total = sum(float(s.get("seconds", 0.0)) for s in result.stages.values())
     lines.append(f"  wall time {_duration(total)}; record: {ctx.layout.run_json}")
     if evaluation is not None:

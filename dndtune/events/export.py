@@ -39,6 +39,22 @@ class QuantTried(Event):
     actual_bytes: int | None
     perplexity: float | None
     outcome: str | None
+    scores: dict[str, float | None] | None = None
+    """The task gate's held-out scores of this rung (``target.prefer: smallest`` or pruning)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantGated(Event):
+    """The task gate's verdict on one file: its held-out scores beside the f16 file's."""
+
+    kind: ClassVar[str] = "export.gate"
+    stage: str = "export"
+    quant: str
+    scores: dict[str, float | None]
+    reference_scores: dict[str, float | None]
+    passed: bool
+    failures: list[str]
+    turns: int
 
 
 @dataclass(frozen=True, kw_only=True)

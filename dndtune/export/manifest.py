@@ -26,6 +26,9 @@ class QuantTry(_Part):
     perplexity: float | None = Field(default=None, description="Held-out DM-turn perplexity in llama.cpp.")
     fallbacks: int = Field(default=0, description="Tensors that took a fallback type (row length vs block size).")
     outcome: str = Field(description="skipped | too-big | chosen | passed | gate-failed | superseded.")
+    scores: dict[str, float | None] | None = Field(
+        default=None, description="The task gate's held-out scores of this file (target.gate.scores).")
+    gate_failures: list[str] = Field(default_factory=list, description="Why the file is outside the gate.")
 
 
 class Perf(_Part):
@@ -72,6 +75,9 @@ class ExportManifest(_Part):
     timings: dict[str, float]
     source: dict[str, str]
     pruning: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = Field(
+        default=None, description="The task gate: prefer, scores, tolerance, turns, and the f16 file's and "
+        "the chosen file's scores and sizes (null when no file was evaluated).")
 
 
 def write_manifest(path: Path, manifest: ExportManifest) -> None:

@@ -18,8 +18,10 @@ from typing import Any
 from dndtune.atomic import atomic_path
 from dndtune.errors import DndtuneError
 from dndtune.events import Benchmarked, Converting, EventSink, ExportDone, NoHeldOut, NullSink, StageStarted
+from dndtune.events.export import QuantGated
 from dndtune.export.bench import profile_for_target
 from dndtune.export.convert import cached_conversion, check_hf_folder, convert_hf_to_gguf, write_conversion_stamp
+from dndtune.export.gate import REFERENCE_LABEL, GateVerdict, TaskGate, side_by_side
 from dndtune.export.ladder import LadderResult, NoFitError, expand_ladder, walk_ladder
 from dndtune.export.manifest import ExportManifest, Perf, QuantTry, read_manifest, write_manifest
 from dndtune.export.perplexity import dm_perplexity
@@ -28,7 +30,7 @@ from dndtune.export.prune import DEFAULT_TOLERANCE, PruneResult, prune_to_fit, p
 from dndtune.export.quantize import quantize_gguf
 from dndtune.export.quants import Rung
 from dndtune.export.reference import HfReference, load_conversations
-from dndtune.export.targets import ExportTarget, TargetKind, default_target, target_from_recipe
+from dndtune.export.targets import ExportTarget, Prefer, TargetKind, default_target, target_from_recipe
 from dndtune.export.toolchain import load_toolchain
 from dndtune.export.verify import build_prompts, verify_gguf
 from dndtune.gguf.file import read_gguf
@@ -53,13 +55,14 @@ class ExportResult:
         m = self.manifest
         return {"gguf": str(self.gguf), "manifest": str(self.manifest_path), "quant": m.quant, "bytes": m.bytes,
                 "sha256": m.sha256, "perplexity": m.scores.get("perplexity"),
-                "gen_tps": m.perf.gen_tps if m.perf else None}
+                "gen_tps": m.perf.gen_tps if m.perf else None, "gate": m.gate}
 
 
 def export_run(run: Path | RunLayout, target: ExportTarget | TargetKind | None = None,
                events: EventSink | None = None, quant: str | None = None, *, merged: Path | None = None,
                size_limit: int | None = None, gate: float | None = None, prune: bool = False,
-               strict: bool = False, allow_drift: bool = False, bench: bool = True) -> ExportResult:
+               strict: bool = False, allow_drift: bool = False, bench: bool = True, prefer: Prefer | None = None,
+               task_gate: TaskGate | None = None) -> ExportResult:
     """Export a run folder (``training-output/runs/NAME``) for ``target``.
 
     ``target`` defaults to the run's ``recipe.yaml`` target (else the default mobile target);
@@ -68,15 +71,21 @@ def export_run(run: Path | RunLayout, target: ExportTarget | TargetKind | None =
     quality gate; ``prune`` allows layer pruning when nothing fits; ``strict`` makes the behaviour
     checks (stops at end of turn, parseable tool call) fatal; ``allow_drift`` accepts a file whose
     next-token distributions drift past its type's tolerance (the drift is still reported).
+    ``prefer`` overrides the target's (``smallest``: walk down while ``task_gate`` passes);
+    ``task_gate`` scores a candidate file against the f16 file on held-out DM turns
+    (:mod:`dndtune.export.gate`): the ladder uses it with ``prefer="smallest"``, pruning whenever given.
+    The boolean flags only switch on what the target (the recipe) leaves off.
     """
     layout = run if isinstance(run, RunLayout) else RunLayout(Path(run))
-    resolved = _resolve_target(layout, target).with_overrides(size_limit=size_limit, quality_gate=gate,
-                                                              prune=prune or None)
+    resolved = resolve_target(layout, target).with_overrides(size_limit=size_limit, quality_gate=gate,
+                                                              prune=prune or None, prefer=prefer,
+                                                              allow_drift=allow_drift or None)
     return _Export(layout, merged or layout.merged, resolved, events or NullSink(), quant, strict=strict,
-                   allow_drift=allow_drift, bench=bench).run()
+                   bench=bench, task_gate=task_gate).run()
 
 
-def _resolve_target(layout: RunLayout, target: ExportTarget | TargetKind | None) -> ExportTarget:
+def resolve_target(layout: RunLayout, target: ExportTarget | TargetKind | None) -> ExportTarget:
+    """``target`` as given, else the run's ``recipe.yaml`` target (when of that kind), else the default."""
     if isinstance(target, ExportTarget):
         return target
     if layout.recipe.is_file():
@@ -88,7 +97,7 @@ def _resolve_target(layout: RunLayout, target: ExportTarget | TargetKind | None)
 
 class _Export:
     def __init__(self, layout: RunLayout, merged: Path, target: ExportTarget, events: EventSink, quant: str | None,
-                 *, strict: bool, allow_drift: bool, bench: bool) -> None:
+                 *, strict: bool, bench: bool, task_gate: TaskGate | None = None) -> None:
         self.layout = layout
         self.run_dir = layout.root
         self.merged = merged
@@ -96,8 +105,10 @@ class _Export:
         self.events = events
         self.quant = Rung.parse(quant) if quant else None
         self.strict = strict
-        self.allow_drift = allow_drift
+        self.allow_drift = target.allow_drift
         self.bench = bench
+        self.task_gate = task_gate
+        self.verdicts: dict[str, GateVerdict] = {}
         self.work = layout.export_work
         self.timings: dict[str, float] = {}
 
@@ -135,17 +146,27 @@ class _Export:
         def score(path: Path) -> float | None:
             return dm_perplexity(path, sequences, threads=threads) if sequences else None
 
+        accept = None
+        if self.target.prefer == "smallest" and not self.quant:
+            if self.task_gate is None:
+                self.events.emit(NoHeldOut(message="target.prefer: smallest needs the run's held-out split to "
+                                                   "evaluate candidates on: taking the first rung that fits",
+                                           level="warning"))
+            else:
+                def accept(result: Any) -> GateVerdict:
+                    return self._judge(result.path, result.rung.label, f16)
+
         start = time.perf_counter()
         pruning: PruneResult | None = None
         try:
             ladder = walk_ladder(info, rungs, self.target.size_limit, quantize, score=score if sequences else None,
-                                 gate=self.target.quality_gate, events=self.events,
+                                 gate=self.target.quality_gate, accept=accept, events=self.events,
                                  discard=lambda p: p.unlink(missing_ok=True))
         except NoFitError as no_fit:
             if not self.target.prune:
                 raise
             ladder, pruning = self._prune(info, no_fit, f16, sequences, score, threads)
-        self.timings["ladder_s"] = time.perf_counter() - start
+        self.timings["ladder_s"] = time.perf_counter() - start - self.timings.get("gate_s", 0.0)
         chosen = ladder.chosen
 
         start = time.perf_counter()
@@ -169,7 +190,24 @@ class _Export:
                         f"peak RAM {perf.peak_rss_bytes / 1e6:.0f} MB",
                 gen_tps=perf.gen_tps, prompt_tps=perf.prompt_tps, peak_rss_bytes=perf.peak_rss_bytes))
         return self._publish(chosen, ladder, report, perf, toolchain, conversations_used=len(sequences),
-                             pruning=pruning)
+                             pruning=pruning, f16=f16)
+
+    def _judge(self, path: Path, label: str, f16: Path) -> GateVerdict:
+        """The task gate on one file, timed and reported; the verdict is kept for model.json."""
+        assert self.task_gate is not None
+        start = time.perf_counter()
+        verdict = self.task_gate(path, label, f16)
+        self.timings["gate_s"] = self.timings.get("gate_s", 0.0) + time.perf_counter() - start
+        self.verdicts[label] = verdict
+        outcome = "within" if verdict.passed else "outside"
+        why = f": {'; '.join(verdict.failures)}" if verdict.failures else ""
+        self.events.emit(QuantGated(
+            message=f"{side_by_side(verdict, path.stat().st_size)} ({outcome} the {self.target.gate_tolerance:g} "
+                    f"gate on {verdict.turns} held-out DM turns){why}",
+            level="info" if verdict.passed else "warning", quant=label, scores=verdict.scores,
+            reference_scores=verdict.reference_scores, passed=verdict.passed, failures=list(verdict.failures),
+            turns=verdict.turns))
+        return verdict
 
     def _prune(self, info: Any, no_fit: NoFitError, f16: Path, sequences: list[Any], score: Any,
                threads: int) -> tuple[LadderResult, PruneResult]:
@@ -183,21 +221,29 @@ class _Export:
             return quantize_gguf(f16, self.work / f"{stem}-{r.label}-{tag}.gguf", r, threads=threads,
                                  prune_layers=layers)
 
-        tolerance = self.target.quality_gate if self.target.quality_gate is not None else DEFAULT_TOLERANCE
+        tolerance = next((t for t in (self.target.prune_tolerance, self.target.quality_gate) if t is not None),
+                         DEFAULT_TOLERANCE)
         outcome = prune_to_fit(info, rung, self.target.size_limit, quantize, score, tolerance=tolerance,
                                events=self.events, discard=lambda p: p.unlink(missing_ok=True))
+        fix = "raise target.size_limit or target.prune.tolerance"
         if outcome is None or outcome.result is None:
             why = ("no number of dropped layers makes it fit" if outcome is None else
                    f"dropping layers {list(outcome.layers)} raised DM-turn perplexity "
                    f"{outcome.base_perplexity:.3f} -> {outcome.perplexity:.3f}, over the {tolerance:.0%} gate")
-            raise DndtuneError(f"{no_fit.message}; pruning did not help: {why}", path=str(self.run_dir),
-                               fix=no_fit.fix)
+            raise DndtuneError(f"{no_fit.message}; pruning did not help: {why}", path=str(self.run_dir), fix=fix)
+        label = f"{rung.label} (layers {list(outcome.layers)} pruned)"
+        verdict = self._judge(outcome.result.path, label, f16) if self.task_gate is not None else None
+        if verdict is not None and not verdict.passed:
+            outcome.result.path.unlink(missing_ok=True)
+            raise DndtuneError(f"{no_fit.message}; pruning did not help: {label} is "
+                               f"{format_size(outcome.result.bytes)} but outside target.gate: {verdict.failures[0]}",
+                               path=str(self.run_dir), fix="raise target.size_limit or loosen target.gate.tolerance")
         prediction = predict(pruned_info(info, outcome.layers), rung)
-        tries = [*no_fit.tries, QuantTry(rung=f"{rung.label} (layers {list(outcome.layers)} pruned)",
+        tries = [*no_fit.tries, QuantTry(rung=label,
                                          predicted_bytes=prediction.bytes, fits=True,
                                          actual_bytes=outcome.result.bytes, quantize_s=outcome.result.seconds,
                                          perplexity=outcome.perplexity, fallbacks=len(prediction.fallbacks),
-                                         outcome="chosen")]
+                                         outcome="chosen", scores=dict(verdict.scores) if verdict else None)]
         return LadderResult(chosen=outcome.result, prediction=prediction, tries=tries,
                             perplexities={rung.label: outcome.base_perplexity}), outcome
 
@@ -220,8 +266,22 @@ class _Export:
                                            "perplexity not reported"))
         return []
 
+    def _gate_record(self, chosen_label: str, chosen_bytes: int, f16: Path) -> dict[str, Any] | None:
+        """``model.json``'s ``gate``: the f16 file's and the chosen file's scores side by side."""
+        if not self.verdicts:
+            return None
+        any_verdict = next(iter(self.verdicts.values()))
+        mine = self.verdicts.get(chosen_label)
+        return {"prefer": self.target.prefer, "scores": list(self.target.gate_scores),
+                "tolerance": self.target.gate_tolerance, "turns": any_verdict.turns,
+                "reference": {"label": REFERENCE_LABEL, "bytes": f16.stat().st_size,
+                              "scores": any_verdict.reference_scores},
+                "chosen": {"label": chosen_label, "bytes": chosen_bytes,
+                           "scores": mine.scores if mine is not None else None,
+                           "passed": mine.passed if mine is not None else None}}
+
     def _publish(self, chosen: Any, ladder: Any, report: Any, perf: Perf | None, toolchain: Any,
-                 *, conversations_used: int, pruning: PruneResult | None) -> ExportResult:
+                 *, conversations_used: int, pruning: PruneResult | None, f16: Path) -> ExportResult:
         summary = read_gguf(chosen.path)
         sha = sha256_file(chosen.path)
         file_name = f"{self.run_dir.name}-{chosen.rung.label}.gguf"
@@ -235,7 +295,8 @@ class _Export:
             base_model=model_record.get("path") or model_record.get("profile") or summary.name,
             target={"kind": self.target.kind, "size_limit": self.target.size_limit, "n_ctx": self.target.n_ctx,
                     "threads": self.target.threads, "ladder": [r.label for r in self.target.ladder],
-                    "prune": self.target.prune},
+                    "prune": self.target.prune, "prefer": self.target.prefer,
+                    "embedding_fallback": self.target.embedding_rungs, "allow_drift": self.allow_drift},
             file=file_name,
             quant=chosen.rung.label,
             file_type=summary.file_type,
@@ -263,6 +324,8 @@ class _Export:
             timings=self.timings,
             source={"merged": str(self.merged)},
             pruning=pruning.to_json() if pruning is not None else None,
+            gate=self._gate_record(ladder.tries[-1].rung if pruning is not None else chosen.rung.label,
+                                   chosen.bytes, f16),
         )
         final_dir = self.layout.export
         with atomic_path(final_dir, is_dir=True) as tmp:

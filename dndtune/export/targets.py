@@ -8,9 +8,14 @@ from typing import Any, Literal
 
 from dndtune.export.quants import Rung, parse_ladder
 from dndtune.gguf.quant_types import DESKTOP_LADDER, MOBILE_LADDER
+from dndtune.recipe.schema import GateSection
 
 TargetKind = Literal["mobile", "desktop"]
+Prefer = Literal["first_fit", "smallest"]
 
+_GATE = GateSection()
+DEFAULT_GATE_SCORES: tuple[str, ...] = tuple(_GATE.scores)
+DEFAULT_GATE_TOLERANCE: float = _GATE.tolerance
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,16 @@ class ExportTarget:
     relative tolerance of that rung's (0.05 = 5 %); None stops at the first fit."""
     prune: bool = False
     """When no rung fits, drop the transformer blocks that matter least on held-out DM turns until
-    the smallest rung fits, kept only within the quality gate (or 10 %) of the unpruned perplexity."""
+    the smallest rung fits, kept only within ``prune_tolerance`` (else the quality gate, else 10 %)
+    of the unpruned perplexity and, when a task gate is given, within the task gate."""
+    prune_tolerance: float | None = None
+    prefer: Prefer = "first_fit"
+    """``smallest``: keep descending while the task gate (held-out eval scores vs the f16 file) passes."""
+    gate_scores: tuple[str, ...] = DEFAULT_GATE_SCORES
+    gate_tolerance: float = DEFAULT_GATE_TOLERANCE
+    gate_max_turns: int | None = None
+    """Held-out DM turns each candidate is evaluated on (None: the evaluate section's ``max_turns``)."""
+    allow_drift: bool = False
 
     def measure_threads(self) -> int:
         return max(1, min(self.threads, os.cpu_count() or 1))
@@ -48,6 +62,10 @@ def default_target(kind: TargetKind = "mobile") -> ExportTarget:
 
 
 def target_from_recipe(section: Any) -> ExportTarget:
-    """From a recipe's ``target`` section (kind, size_limit, quant_ladder)."""
+    """From a recipe's ``target`` section (``dndtune.recipe.schema.TargetSection``)."""
     base = default_target(section.kind)
-    return replace(base, size_limit=int(section.size_limit), ladder=tuple(parse_ladder(list(section.quant_ladder))))
+    return replace(base, size_limit=int(section.size_limit), ladder=tuple(parse_ladder(list(section.quant_ladder))),
+                   prefer=section.prefer, gate_scores=tuple(section.gate.scores),
+                   gate_tolerance=float(section.gate.tolerance), gate_max_turns=section.gate.max_turns,
+                   embedding_rungs=bool(section.embedding_fallback), prune=bool(section.prune.allowed),
+                   prune_tolerance=float(section.prune.tolerance), allow_drift=bool(section.allow_drift))

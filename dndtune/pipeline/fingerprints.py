@@ -11,6 +11,8 @@ from dndtune import __version__
 from dndtune.dataset.build import DatasetResult
 from dndtune.recipe.schema import Recipe
 
+_TRAINING = {"base_model", "data", "lora", "train"}
+
 
 def dataset_hash(result: DatasetResult) -> str:
     digest = hashlib.sha256()
@@ -24,7 +26,10 @@ def train_fingerprint(recipe: Recipe, dataset_digest: str | None, template: str,
                       base_model: Path) -> str:
     """Everything a finished adapter depends on: the training sections, data, template, engine, base config."""
     parts = {
-        "recipe": recipe.model_dump(mode="json", include={"base_model", "data", "lora", "train"}),
+        # What the recipe sets, not every field's default: a newer dndtune that adds a training field
+        # (at a default that keeps the behaviour) must not make a finished adapter look out of date.
+        "recipe": recipe.model_dump(mode="json", include=_TRAINING, exclude={"train": {"report_to"}},
+                                    exclude_defaults=True),
         "dataset": dataset_digest,
         "template": hashlib.sha256(template.encode()).hexdigest(),
         "engine": engine,

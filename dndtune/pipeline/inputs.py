@@ -75,10 +75,13 @@ class InputChanges:
     base_model: bool = False
     dndtune: str | None = None
     """``0.1.0 -> 0.2.0`` when the code version changed."""
+    unrecorded: bool = False
+    """The earlier version was made before dndtune recorded run inputs: what changed is unknown."""
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.edited or self.removed or self.recipe or self.base_model or self.dndtune)
+        return not (self.added or self.edited or self.removed or self.recipe or self.base_model or self.dndtune
+                    or self.unrecorded)
 
     def summary(self) -> str:
         """One line: ``1 scenario edited (combat/goblins.md); recipe: train.lr 0.001 -> 0.002``."""
@@ -94,11 +97,14 @@ class InputChanges:
             parts.append("base model changed")
         if self.dndtune:
             parts.append(f"dndtune {self.dndtune}")
+        if self.unrecorded:
+            parts.append("the earlier version was made before dndtune kept a record of its inputs")
         return "; ".join(parts) if parts else "nothing changed"
 
     def as_dict(self) -> dict[str, Any]:
         return {"added": self.added, "edited": self.edited, "removed": self.removed, "recipe": self.recipe,
-                "base_model": self.base_model, "dndtune": self.dndtune, "summary": self.summary()}
+                "base_model": self.base_model, "dndtune": self.dndtune, "unrecorded": self.unrecorded,
+                "summary": self.summary()}
 
 
 def run_inputs(recipe: Recipe) -> RunInputs:
@@ -140,7 +146,7 @@ def base_model_identity(recipe: Recipe) -> str:
 
 def changes_between(old: RunInputs | None, new: RunInputs) -> InputChanges:
     if old is None:
-        return InputChanges(recipe=["(the earlier version recorded no inputs)"])
+        return InputChanges(unrecorded=True)
     added = sorted(set(new.scenarios) - set(old.scenarios))
     removed = sorted(set(old.scenarios) - set(new.scenarios))
     edited = sorted(k for k in set(old.scenarios) & set(new.scenarios) if old.scenarios[k] != new.scenarios[k])

@@ -20,7 +20,7 @@ from dndtune.env.memory import estimate_peak_memory, target_modules
 from dndtune.env.memory_fit import describe_estimate
 from dndtune.env.report import worst
 from dndtune.errors import DndtuneError
-from dndtune.gguf.quant_types import QUANT_TYPES
+from dndtune.gguf.quant_types import preview_size
 from dndtune.models.profiles import ModelProfile
 from dndtune.models.resolve import locate_model, model_id, profile_for_recipe
 from dndtune.pipeline.inputs import RunInputs, run_inputs
@@ -35,7 +35,7 @@ from dndtune.units import format_size
 
 
 def predict_gguf_size(params: int, quant: str) -> int:
-    return int(params * QUANT_TYPES[quant].bits_per_weight / 8)
+    return preview_size(params, quant)
 
 
 def estimate_steps(recipe: Recipe, n_examples: int | None) -> int | None:

@@ -18,6 +18,7 @@ from dndtune.dataset.build import DatasetResult, build_dataset
 from dndtune.env.doctor import check_run
 from dndtune.env.environment import collect_environment
 from dndtune.errors import DndtuneError
+from dndtune.evaluate.export_gate import task_gate
 from dndtune.evaluate.stage import EvaluateInput, EvaluateResult, Skipped, evaluate_run
 from dndtune.events import EngineChosen, EngineNote, MergeCached, TrainCached
 from dndtune.export.run import ExportResult, export_run
@@ -149,8 +150,10 @@ def merge_stage(ctx: RunContext) -> Path:
 
 
 def export_stage(ctx: RunContext) -> ExportResult:
-    """``merged/`` -> the GGUF for the recipe's target (size limit and quant ladder)."""
-    result = export_run(ctx.layout, target_from_recipe(ctx.recipe.target), ctx.events, merged=ctx.require("merged"))
+    """``merged/`` -> the GGUF for the recipe's target (size limit, ladder, prefer, gate, fallbacks)."""
+    target = target_from_recipe(ctx.recipe.target)
+    result = export_run(ctx.layout, target, ctx.events, merged=ctx.require("merged"),
+                        task_gate=task_gate(ctx.layout, target, ctx.recipe.evaluate))
     ctx.export = result
     ctx.record["export"] = result.as_dict()
     return result
@@ -217,8 +220,18 @@ def _dataset_preview(recipe: Recipe) -> str:
 
 
 def _export_preview(recipe: Recipe) -> str:
-    return (f"GGUF ({', '.join(recipe.target.quant_ladder)}), first that fits "
-            f"{format_size(recipe.target.size_limit)}")
+    target = recipe.target
+    if target.prefer == "smallest":
+        gate = target.gate
+        turns = gate.max_turns or recipe.evaluate.max_turns
+        choice = (f"the smallest that fits {format_size(target.size_limit)} with {', '.join(gate.scores)} within "
+                  f"{gate.tolerance:g} of the f16 file on {f'{turns} ' if turns else 'all '}held-out DM turns")
+    else:
+        choice = f"first that fits {format_size(target.size_limit)}"
+    fallbacks = [name for name, on in (("lower token embedding", target.embedding_fallback),
+                                       ("layer pruning", target.prune.allowed)) if on]
+    then = f"; if none fits: {', then '.join(fallbacks)}" if fallbacks else ""
+    return f"GGUF ({', '.join(target.quant_ladder)}), {choice}{then}"
 
 
 def _evaluate_preview(recipe: Recipe) -> str:

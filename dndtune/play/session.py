@@ -150,15 +150,29 @@ class PlaySession:
         """
         if not player_text.strip():
             raise DndtuneError("say something to the DM first", fix="type what your character does")
+        start = len(self.messages)
+        try:
+            return self._send(player_text, on_text, on_roll)
+        except BaseException:
+            # A failed turn leaves no trace: the player's line is not kept, so the next one is not refused too.
+            del self.messages[start:]
+            raise
+
+    def _send(self, player_text: str, on_text: TextHook | None,
+              on_roll: Callable[[RollEvent], None] | None) -> DmTurn:
         self.messages.append(message("user", player_text.strip()))
         narration: list[str] = []
         rolls: list[RollEvent] = []
         invalid = tokens = 0
         seconds = 0.0
         finish = "stop"
-        for round_index in range(MAX_TOOL_ROUNDS):
+        # One round more than the rolls allowed: a DM still asking for a roll after MAX_TOOL_ROUNDS gets a
+        # last round whose calls are not resolved, so the turn ends on the DM's words, never on a tool
+        # result (chat templates such as Gemma's refuse a player line right after one).
+        for round_index in range(MAX_TOOL_ROUNDS + 1):
+            last = round_index == MAX_TOOL_ROUNDS
             settings = replace(self.settings, grammar=self._grammar,
-                               seed=self.settings.seed + len(self.turns) * MAX_TOOL_ROUNDS + round_index)
+                               seed=self.settings.seed + len(self.turns) * (MAX_TOOL_ROUNDS + 1) + round_index)
             generation = self._generate(settings, narration, on_text)
             tokens += generation.tokens
             seconds += generation.seconds
@@ -167,6 +181,8 @@ class PlaySession:
             calls = predicted_calls(generation.text, self.runner.profile, self._skills)
             valid = [c for c in calls if c.valid and c.skill is not None]
             invalid += generation.text.count(self.runner.profile.tool_format.call_open.strip()) - len(valid)
+            if last:
+                valid = []
             if text:
                 narration.append(text)
             tool_calls = [{"type": "function", "function": {"name": ROLL_TOOL_NAME,

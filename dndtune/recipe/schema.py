@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from dndtune.gguf.quant_types import MOBILE_LADDER, QUANT_TYPES
+from dndtune.gguf.quant_types import MOBILE_LADDER, split_rung
 from dndtune.models.profiles import builtin_profiles
 from dndtune.recipe.numbers import MAX_SEED, MAX_STEPS, Float, Int
 from dndtune.units import parse_size
@@ -245,6 +245,45 @@ class TrainSection(_Section):
         return self
 
 
+GateScore = Literal["roll_f1", "exact_skill", "json_validity", "stop_rate", "recall", "precision", "consistency",
+                   "in_role_rate", "coherence", "perplexity"]
+"""Scores the export's task-accuracy gate can compare (``roll_f1``: F1 of roll tool calls over DM turns)."""
+
+
+def _default_gate_scores() -> list[GateScore]:
+    return ["roll_f1", "exact_skill", "json_validity", "stop_rate"]
+
+
+class GateSection(_Section):
+    scores: list[GateScore] = Field(
+        default_factory=_default_gate_scores,
+        description="Scores of `dndtune eval` on the run's held-out split that a smaller file must keep: "
+        "0-1 scores may drop at most `tolerance` (absolute) below the f16 file's, perplexity may rise at "
+        "most `tolerance` (relative).",
+    )
+    tolerance: Float = Field(
+        default=0.02, ge=0.0, le=1.0,
+        description="Largest allowed drop of each gated score against the f16 file (0.02 = 2 points).",
+    )
+    max_turns: Int | None = Field(
+        default=None, ge=1,
+        description="Held-out DM turns each candidate file is evaluated on (null = evaluate.max_turns).",
+    )
+
+
+class PruneSection(_Section):
+    allowed: bool = Field(
+        default=False,
+        description="When no quant (embedding rungs included) fits size_limit, drop the transformer blocks that "
+        "matter least on held-out DM turns until the smallest fits.",
+    )
+    tolerance: Float = Field(
+        default=0.10, ge=0.0,
+        description="Largest relative rise of held-out DM-turn perplexity a pruned file may show; it must also "
+        "pass target.gate against the f16 file.",
+    )
+
+
 class TargetSection(_Section):
     kind: Literal["mobile", "desktop"] = Field(default="mobile", description="Where the exported model runs.")
     size_limit: ByteSize = Field(
@@ -254,8 +293,27 @@ class TargetSection(_Section):
     )
     quant_ladder: list[str] = Field(
         default_factory=lambda: list(MOBILE_LADDER),
-        description="GGUF quantizations tried in order (best quality first); "
-        "the first that fits size_limit wins.",
+        description="GGUF quantizations tried in order (best quality first): a llama.cpp type (Q4_K_M) or a "
+        "type with a lowered token embedding (Q4_0+emb=Q4_0, the rung that shrinks vocabulary-heavy models).",
+    )
+    prefer: Literal["first_fit", "smallest"] = Field(
+        default="first_fit",
+        description="first_fit: the first rung that fits size_limit wins. smallest: keep walking down while the "
+        "rung's held-out scores stay within target.gate of the f16 file, and ship the smallest that passed.",
+    )
+    gate: GateSection = Field(default_factory=GateSection,
+                              description="Task-accuracy gate of prefer: smallest and of pruning.")
+    embedding_fallback: bool = Field(
+        default=True,
+        description="When no rung of the ladder fits, also try lowering the token embedding of its last rung "
+        "(models whose vocabulary holds over a quarter of the weights).",
+    )
+    prune: PruneSection = Field(default_factory=PruneSection,
+                                description="Layer pruning, the last fallback when nothing fits.")
+    allow_drift: bool = Field(
+        default=False,
+        description="Accept a file whose next-token distributions drift past its type's KL tolerance "
+        "(the drift is still reported in model.json).",
     )
 
     @field_validator("size_limit")
@@ -270,11 +328,13 @@ class TargetSection(_Section):
     def _known_quants(cls, value: list[str]) -> list[str]:
         if not value:
             raise PydanticCustomError("empty", "must list at least one quantization")
-        normalized = [q.upper() for q in value]
-        for q in normalized:
-            if q not in QUANT_TYPES:
-                raise PydanticCustomError("quant", "unknown quantization {got}; known: {known}",
-                                          {"got": repr(q), "known": ", ".join(QUANT_TYPES)})
+        normalized: list[str] = []
+        for q in value:
+            try:
+                quant, embedding = split_rung(q)
+            except ValueError as exc:
+                raise PydanticCustomError("quant", "{why}", {"why": str(exc)}) from None
+            normalized.append(quant if embedding is None else f"{quant}+emb={embedding}")
         return normalized
 
 

@@ -12,7 +12,15 @@ from dndtune.registry.actions import (
 )
 from dndtune.registry.perf import Thresholds, measure, warnings_against
 from dndtune.registry.store import DeployRecord, HistoryEntry, PerfRecord, Registry, RegistryState, VersionRecord
-from dndtune.registry.versions import ModelVersion, list_versions, load_version, record_completed, record_deploy
+from dndtune.registry.versions import (
+    ModelVersion,
+    check_reexport,
+    list_versions,
+    load_version,
+    record_completed,
+    record_deploy,
+    record_reexport,
+)
 
 __all__ = [
     "DeployRecord",
@@ -25,6 +33,7 @@ __all__ = [
     "VerifiedExport",
     "VersionRecord",
     "check_recorded",
+    "check_reexport",
     "hash_gguf",
     "list_versions",
     "load_version",
@@ -33,6 +42,7 @@ __all__ = [
     "record_completed",
     "record_deploy",
     "record_perf",
+    "record_reexport",
     "rollback",
     "verify_export",
     "verify_promoted",

@@ -48,7 +48,7 @@ def rating_verdict(a_name: str, a: RatingSummary, b_name: str, b: RatingSummary,
     gap = rating_gap(b, a, t)
     if gap is None:
         return (f"too few ratings to weigh ({a.count} for {a_name}, {b.count} for {b_name}; "
-                f"{t.min_ratings} each needed): rate replies with `dndtune play`")
+                f"{t.min_ratings} each needed): rate replies in the app's Play screen (7) or with `dndtune play`")
     if abs(gap) < t.drop:
         return f"rated alike: {b_name} {rating_text(b)} vs {a_name} {rating_text(a)}"
     better, worse = (b_name, a_name) if gap > 0 else (a_name, b_name)

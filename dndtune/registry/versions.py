@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dndtune.errors import DndtuneError
 from dndtune.evaluate.report import EvalFile, EvalReport, read_eval_file
 from dndtune.play.ratings import RatingSummary, summarize_ratings
 from dndtune.registry.store import DeployRecord, PerfRecord, Registry, RegistryState, VersionRecord
@@ -114,3 +115,23 @@ def record_deploy(root: Path, record: DeployRecord) -> None:
     """Remember where a version was installed, so a rollback can install the one it brings back there."""
     with Registry(root).change() as state:
         state.last_deploy = record
+
+
+def check_reexport(root: Path, name: str) -> None:
+    """A promoted version's file never changes: ``dndtune export`` of it is refused before any work."""
+    state = Registry(root).read()
+    if any(entry.version == name for entry in state.history):
+        raise DndtuneError(f"{name} has been promoted, so its GGUF never changes", path=str(root / "runs" / name),
+                           fix="rerun its recipe with the new target (e.g. --set target.quant_ladder=[Q4_K_M]): "
+                               "that writes a new version beside it")
+
+
+def record_reexport(root: Path, name: str, gguf: Path, sha256: str, size: int) -> None:
+    """A completed version exported again by hand ships the new file: the registry's record follows it."""
+    registry = Registry(root)
+    if name not in registry.read().versions:
+        return  # not a version the registry knows (a run folder copied elsewhere): nothing to follow
+    with registry.change() as state:
+        record = state.versions.get(name)
+        if record is not None:
+            state.versions[name] = record.model_copy(update={"gguf": str(gguf), "sha256": sha256, "bytes": size})

@@ -97,17 +97,21 @@ def decide_resume(folder: Path, key: str, policy: bool | None, events: EventSink
     return latest
 
 
-def adopt_checkpoint(source: Path, folder: Path, key: str, events: EventSink) -> Path | None:
+def adopt_checkpoint(source: Path, folder: Path, key: str, max_steps: int | None,
+                     events: EventSink) -> Path | None:
     """Continue an earlier version's last checkpoint in a new version, when it was made from the same setup.
 
     The resume key leaves out the step count, so a new version that only raises ``train.max_steps``
     (or changes nothing training depends on) carries on from where the last one stopped instead of
     starting over. The checkpoint is hard-linked (:func:`dndtune.atomic.link_tree`): the earlier
-    version's files stay as they were. ``None`` when there is nothing that fits.
+    version's files stay as they were. ``None`` when there is nothing that fits, or when the checkpoint
+    is already at ``max_steps`` or past it.
     """
     latest = latest_checkpoint(source)
     if latest is None or read_key(source) != key or latest_checkpoint(folder) is not None:
         return None
+    if max_steps is not None and checkpoint_step(latest) >= max_steps:
+        return None  # it got as far already (or further): nothing to continue, this version trains its own
     target = folder / latest.name
     link_tree(latest, target)
     write_key(folder, key)

@@ -232,7 +232,7 @@ def train_adapter(job: TrainJob, train_examples: Sequence[Mapping[str, Any]],
     key = resume_key(job, data.train, data.eval)
     checkpoint = decide_resume(job.layout.checkpoints, key, job.resume, events)
     if checkpoint is None and job.continue_from is not None and job.resume is not False:
-        checkpoint = adopt_checkpoint(job.continue_from, job.layout.checkpoints, key, events)
+        checkpoint = adopt_checkpoint(job.continue_from, job.layout.checkpoints, key, job.hparams.max_steps, events)
         if checkpoint is not None and job.continue_from.parent != job.layout.root:
             _copy_metrics(job.continue_from.parent / job.layout.metrics.name, job.layout.metrics)
     write_key(job.layout.checkpoints, key)

@@ -84,7 +84,7 @@ def test_impossible_limit_fails_clearly_and_keeps_previous_export(
     before = sorted(p.name for p in (run / "export").iterdir())
     assert main(["export", str(run), "--size-limit", "100kB", "--no-bench"]) == 1
     err = capsys.readouterr().err
-    assert "no quantization fits the 100.00 kB limit" in err and "smaller base model" in err
+    assert "nothing fits target.size_limit 100.00 kB" in err and "target.prune.allowed" in err
     assert sorted(p.name for p in (run / "export").iterdir()) == before
 
 

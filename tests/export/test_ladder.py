@@ -8,6 +8,7 @@ import pytest
 
 from dndtune.errors import DndtuneError
 from dndtune.events import ListSink
+from dndtune.export.gate import GateVerdict
 from dndtune.export.ladder import expand_ladder, walk_ladder
 from dndtune.export.predict import ModelInfo, TensorInfo, predict
 from dndtune.export.quantize import QuantizeResult
@@ -60,7 +61,7 @@ def test_stops_at_first_fitting_rung_and_skips_without_quantizing(tmp_path: Path
     assert [t.outcome for t in result.tries] == ["skipped", "skipped", "chosen"]
     tries = [e.data for e in events.events if e.kind == "export.quant_try"]
     assert tries[0] == {"quant": "Q8_0", "predicted_bytes": sizes(info)["Q8_0"], "fits": False,
-                        "actual_bytes": None, "perplexity": None, "outcome": "skipped"}
+                        "actual_bytes": None, "perplexity": None, "outcome": "skipped", "scores": None}
     assert tries[-1]["actual_bytes"] == sizes(info)["Q5_K_M"]
 
 
@@ -79,8 +80,8 @@ def test_none_fits_names_the_smallest_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(DndtuneError) as err:
         walk_ladder(info, LADDER, 1000, FakeQuantizer(info, tmp_path), events=ListSink(), discard=lambda p: None)
     message = str(err.value)
-    assert "no quantization fits the 1.00 kB limit" in message
-    assert "Q4_0" in message and "smaller base model" in message
+    assert "nothing fits target.size_limit 1.00 kB: the smallest reached is Q4_0 at " in message
+    assert "target.size_limit" in message and "target.prune.allowed" in message and "\n" not in message
     assert not list(tmp_path.iterdir())
 
 
@@ -112,3 +113,70 @@ def test_embedding_rungs_only_for_vocabulary_heavy_models() -> None:
     assert extra == ["Q4_0+emb=Q5_0", "Q4_0+emb=Q4_0"]
     sizes_ = [predict(heavy, Rung.parse(label)).bytes for label in ["Q4_0", *extra]]
     assert sizes_ == sorted(sizes_, reverse=True)
+
+
+class FakeGate:
+    """A task gate with fixed exact-skill scores per rung (f16 scores 0.80)."""
+
+    def __init__(self, skill: dict[str, float], tolerance: float = 0.02) -> None:
+        self.skill, self.tolerance = skill, tolerance
+        self.calls: list[str] = []
+
+    def __call__(self, result: QuantizeResult) -> GateVerdict:
+        label = result.rung.label
+        self.calls.append(label)
+        value = self.skill[label]
+        failures = () if value >= 0.80 - self.tolerance else (f"exact skill {value:.3f} < 0.800 - 0.020",)
+        return GateVerdict(label=label, scores={"exact_skill": value}, reference_scores={"exact_skill": 0.80},
+                           passed=not failures, failures=failures, turns=10)
+
+
+def test_smallest_walks_down_while_the_task_gate_holds(tmp_path: Path) -> None:
+    info = model()
+    gate = FakeGate({"Q8_0": 0.80, "Q6_K": 0.80, "Q5_K_M": 0.79, "Q5_0": 0.70, "Q4_K_M": 0.80})
+    events = ListSink()
+    result = walk_ladder(info, LADDER, 10**12, FakeQuantizer(info, tmp_path), accept=gate, events=events,
+                         discard=lambda p: p.unlink())
+    assert result.chosen.rung.label == "Q5_K_M"
+    # The first failure ends the walk: Q4_K_M is never made even though it would pass.
+    assert gate.calls == ["Q8_0", "Q6_K", "Q5_K_M", "Q5_0"]
+    assert [t.outcome for t in result.tries] == ["superseded", "superseded", "chosen", "gate-failed"]
+    assert result.tries[2].scores == {"exact_skill": 0.79}
+    assert result.tries[3].gate_failures == ["exact skill 0.700 < 0.800 - 0.020"]
+    assert [v.label for v in result.verdicts] == gate.calls
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Q5_K_M.gguf"]
+    assert [e.data["scores"] for e in events.events][-1] == {"exact_skill": 0.70}
+
+
+def test_smallest_ships_the_first_fit_when_even_it_fails_the_gate(tmp_path: Path) -> None:
+    info = model()
+    limit = sizes(info)["Q6_K"] + 10
+    gate = FakeGate({"Q6_K": 0.5, "Q5_K_M": 0.8})
+    events = ListSink()
+    result = walk_ladder(info, LADDER, limit, FakeQuantizer(info, tmp_path), accept=gate, events=events,
+                         discard=lambda p: p.unlink())
+    assert result.chosen.rung.label == "Q6_K" and gate.calls == ["Q6_K"]
+    assert events.events[-1].level == "warning" and "outside the gate" in events.events[-1].message
+
+
+def test_smallest_keeps_the_smaller_of_two_passing_files(tmp_path: Path) -> None:
+    info = model(hidden=640, vocab=200_000, layers=2)
+    ladder = parse_ladder(["Q4_0+emb=Q4_0", "Q8_0"])  # out of size order on purpose
+    gate = FakeGate({"Q4_0+emb=Q4_0": 0.8, "Q8_0": 0.8})
+    result = walk_ladder(info, ladder, 10**12, FakeQuantizer(info, tmp_path), accept=gate, events=ListSink(),
+                         discard=lambda p: p.unlink())
+    assert result.chosen.rung.label == "Q4_0+emb=Q4_0"
+    assert [t.outcome for t in result.tries] == ["chosen", "passed"]
+
+
+def test_first_fit_never_calls_the_gate(tmp_path: Path) -> None:
+    info = model()
+    quantizer = FakeQuantizer(info, tmp_path)
+    result = walk_ladder(info, LADDER, 10**12, quantizer, events=ListSink(), discard=lambda p: p.unlink())
+    assert result.chosen.rung.label == "Q8_0" and quantizer.calls == ["Q8_0"] and result.verdicts == []
+
+
+def test_explicit_embedding_rungs_that_do_not_split_the_rows_are_dropped() -> None:
+    narrow = model(hidden=48, vocab=200_000, layers=2)  # 48 is not a multiple of Q4_0's 32-wide blocks
+    ladder = parse_ladder(["Q8_0", "Q4_0+emb=Q4_0"])
+    assert [r.label for r in expand_ladder(ladder, narrow)] == ["Q8_0"]

@@ -261,3 +261,21 @@ def test_the_unchanged_summary_repeats_the_versions_figures_and_goals(tmp_path: 
     assert lines[0].startswith("run demo: completed, nothing changed since it ran")
     assert "80/80 steps, final loss 1.2345" in text and "demo-Q8_0.gguf (Q8_0, 291.0 MB)" in text
     assert "the model meets 7 of 8 goals" in text and lines[-1].split()[:2] == ["roll", "recall"]
+
+
+def test_export_by_hand_is_refused_for_a_promoted_version_and_followed_for_a_completed_one(
+        tmp_path: Path, scenarios: Path) -> None:
+    from dndtune.errors import DndtuneError
+    from dndtune.registry import check_reexport, record_reexport
+
+    out = tmp_path / "out"
+    first = run(recipe_for(out, scenarios))
+    check_reexport(out, "r")  # completed, never promoted: a re-export is the user's call
+    gguf = fake_gguf(first.layout.export / "r-Q4_K_M.gguf", seed=5.0)
+    record_reexport(out, "r", gguf, sha256_file(gguf), gguf.stat().st_size)
+    assert Registry(out).read().versions["r"].sha256 == sha256_file(gguf)
+    (first.layout.export / "r-F16.gguf").unlink()
+    first.layout.manifest.write_text(json.dumps({"file": gguf.name, "sha256": sha256_file(gguf)}))
+    promote(out, "r")
+    with pytest.raises(DndtuneError, match="r has been promoted, so its GGUF never changes"):
+        check_reexport(out, "r")

@@ -61,10 +61,32 @@ def test_roll_calls_are_executed_and_fed_back(tmp_path: Path) -> None:
     assert len(runner.prompts) == 2 and runner.prompts[1][-1]["role"] == "tool"
 
 
-def test_a_model_that_never_stops_calling_is_cut_off() -> None:
-    runner = ScriptedRunner(lambda m: qwen_call("perception", "Mira"))
-    turn = PlaySession(runner=runner, dice=DiceRoller(random.Random(0))).send("I look around.")
+def test_a_model_that_never_stops_calling_is_cut_off_and_the_turn_ends_on_the_dm() -> None:
+    runner = ScriptedRunner(lambda m: "Look closer." + qwen_call("perception", "Mira"))
+    session = PlaySession(runner=runner, dice=DiceRoller(random.Random(0)))
+    turn = session.send("I look around.")
     assert len(turn.rolls) == MAX_TOOL_ROUNDS
+    # The call of the round past the limit is not resolved: the conversation ends on the DM, not on a
+    # tool result, so the next player line is a proper turn (Gemma's template refuses user after tool).
+    assert session.messages[-1]["role"] == "assistant" and not session.messages[-1]["tool_calls"]
+    session.send("I keep looking.")
+    assert [m["role"] for m in session.messages].count("user") == 2
+
+
+def test_a_failed_turn_leaves_no_trace_in_the_conversation() -> None:
+    def breaks(messages: Sequence[Message]) -> str:
+        if messages[-1]["content"] == "boom":
+            raise DndtuneError("the chat template rejects this conversation")
+        return "The door creaks."
+
+    session = PlaySession(runner=ScriptedRunner(breaks), dice=DiceRoller(random.Random(0)))
+    session.send("I open the door.")
+    before = list(session.messages)
+    with pytest.raises(DndtuneError):
+        session.send("boom")
+    assert session.messages == before
+    session.send("I step inside.")
+    assert session.messages[-2]["content"] == "I step inside."
 
 
 def test_every_round_is_asked_for_under_the_roll_grammar() -> None:

@@ -58,3 +58,19 @@ def test_fresh_folder(tmp_path: Path) -> None:
     assert decide_resume(tmp_path, "k", None, ListSink()) is None
     with pytest.raises(DndtuneError, match="nothing to resume"):
         decide_resume(tmp_path, "k", True, ListSink())
+
+
+def test_a_new_version_continues_an_earlier_checkpoint_only_below_its_own_step_count(tmp_path: Path) -> None:
+    from dndtune.train.resume import adopt_checkpoint
+
+    earlier, new = tmp_path / "r" / "checkpoints", tmp_path / "r-v2" / "checkpoints"
+    (earlier / "checkpoint-80").mkdir(parents=True)
+    (earlier / "checkpoint-80" / "trainer_state.json").write_text("{}")
+    write_key(earlier, "k")
+    assert adopt_checkpoint(earlier, new, "other", 120, ListSink()) is None  # another setup
+    assert adopt_checkpoint(earlier, new, "k", 80, ListSink()) is None  # already there: nothing to continue
+    sink = ListSink()
+    adopted = adopt_checkpoint(earlier, new, "k", 120, sink)
+    assert adopted == new / "checkpoint-80" and (adopted / "trainer_state.json").is_file()
+    assert sink.events[0].message == "continuing from r's checkpoint-80: same data and setup"
+    assert (earlier / "checkpoint-80" / "trainer_state.json").is_file()  # the earlier version keeps its own

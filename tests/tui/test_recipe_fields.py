@@ -54,3 +54,27 @@ def test_clearing_max_steps_writes_null() -> None:
     edits = {"train.max_steps": ""}
     text = edited_yaml(base, edits, resolve(base, "r.yaml", edits), "x.yaml")
     assert yaml.safe_load(text)["train"]["max_steps"] is None
+
+
+def test_export_fields_read_and_save_the_target_section() -> None:
+    recipe = parse_recipe(RECIPE)
+    values = {f.key: f.current(recipe) for f in FIELDS}
+    assert values["target.prefer"] == "first_fit" and values["target.prune.allowed"] == "false"
+    assert values["target.gate.tolerance"] == "0.02" and values["target.allow_drift"] == "false"
+    assert values["target.quant_ladder"].endswith("Q4_0+emb=Q4_0]")
+    edits = {"target.prefer": "smallest", "target.quant_ladder": "[Q8_0, q4_0+emb=q4_0]",
+             "target.gate.tolerance": "0.05", "target.prune.allowed": "true", "target.gate.scores": "[roll_f1]"}
+    resolved = resolve(RECIPE, "r.yaml", edits)
+    assert resolved.target.prefer == "smallest" and resolved.target.quant_ladder == ["Q8_0", "Q4_0+emb=Q4_0"]
+    assert resolved.target.gate.tolerance == 0.05 and resolved.target.prune.allowed
+    data = yaml.safe_load(edited_yaml(RECIPE, edits, resolved, "demo.yaml"))
+    assert data["target"] == {"prefer": "smallest", "quant_ladder": ["Q8_0", "Q4_0+emb=Q4_0"],
+                              "gate": {"tolerance": 0.05, "scores": ["roll_f1"]}, "prune": {"allowed": True}}
+    assert parse_recipe(yaml.safe_dump(data)).target.prefer == "smallest"
+
+
+def test_bad_export_fields_say_why() -> None:
+    errors = field_errors(RECIPE, "r.yaml", {"target.prefer": "biggest", "target.quant_ladder": "[Q4_0+emb=Q2_K]",
+                                             "target.gate.scores": "[vibes]"})
+    assert set(errors) == {"target.prefer", "target.quant_ladder", "target.gate.scores"}
+    assert "bad quant rung" in errors["target.quant_ladder"]

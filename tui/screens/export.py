@@ -14,6 +14,7 @@ from textual.widgets import Static
 from tui.format import size
 from tui.run_state import RunState
 from tui.screens.base import LiveRunScreen
+from tui.widgets.export.gate import gate_renderable, read_gate
 from tui.widgets.export.goals import goals_renderable
 from tui.widgets.export.quant_ladder import QuantLadder
 
@@ -48,6 +49,9 @@ def result_renderable(state: RunState, size_limit: int | None) -> RenderableType
                 # The event reads "FAILED name: why"; under the name only the why is needed.
                 why = check.message.partition(": ")[2] or check.message
                 parts.append(Padding(Text(why, style=f"italic {style}"), (0, 0, 0, 3)))
+    gate = gate_renderable(read_gate(state.manifest_path))
+    if gate is not None:
+        parts.extend([Text(""), gate])
     for key, reply in state.samples.items():
         shown = Text(reply.strip()) if reply.strip() else Text("(only whitespace: the model has not learned "
                                                                "to answer yet)", style="italic yellow")

@@ -13,7 +13,10 @@ class VersionsTable(DataTable[Text | str]):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self.add_columns("", "run", "quant", "size", "recall", "exact", "rating", "tok/s", "status")
+        # The star column has a fixed width: sized from its content, it changed with what the first
+        # refresh happened to hold, and the table shifted by a column between two draws.
+        self.add_column("", width=1)
+        self.add_columns("run", "quant", "size", "recall", "exact", "rating", "tok/s", "status")
 
     def show(self, versions: list[ModelVersion], pinned: str | None) -> None:
         keep = self.cursor_row

@@ -6,7 +6,7 @@ exactly the rules (and the error wording) the CLI uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,14 @@ class EditableField:
     placeholder: str = ""
 
 
+def _list(values: Sequence[str]) -> str:
+    return f"[{', '.join(values)}]"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
 def _size(recipe: Recipe) -> str:
     return format_size(recipe.target.size_limit).replace(" ", "")
 
@@ -41,6 +49,16 @@ FIELDS: tuple[EditableField, ...] = (
     EditableField("lora.r", "LoRA r", lambda r: str(r.lora.r)),
     EditableField("train.batch_size", "batch size", lambda r: str(r.train.batch_size)),
     EditableField("target.size_limit", "size limit", _size, "e.g. 2GB"),
+    EditableField("target.quant_ladder", "quant ladder", lambda r: _list(r.target.quant_ladder),
+                  "e.g. [Q8_0, Q4_0, Q4_0+emb=Q4_0]"),
+    EditableField("target.prefer", "export prefers", lambda r: r.target.prefer, "first_fit or smallest"),
+    EditableField("target.gate.scores", "gate scores", lambda r: _list(r.target.gate.scores),
+                  "e.g. [roll_f1, exact_skill]"),
+    EditableField("target.gate.tolerance", "gate tolerance", lambda r: f"{r.target.gate.tolerance:g}",
+                  "largest drop vs f16, e.g. 0.02"),
+    EditableField("target.prune.allowed", "allow pruning", lambda r: _bool(r.target.prune.allowed),
+                  "true or false"),
+    EditableField("target.allow_drift", "allow drift", lambda r: _bool(r.target.allow_drift), "true or false"),
 )
 FIELD_KEYS = tuple(f.key for f in FIELDS)
 
