@@ -34,8 +34,12 @@ from dndtune.train.resume import latest_checkpoint
 from dndtune.units import format_size
 
 
-def predict_gguf_size(params: int, quant: str) -> int:
-    return preview_size(params, quant)
+def predict_gguf_size(params: int, quant: str, profile: ModelProfile | None = None) -> int:
+    """A rung's size before any GGUF exists; with ``profile``, the token embedding follows llama.cpp's rule."""
+    if profile is None:
+        return preview_size(params, quant)
+    dims = profile.dims
+    return preview_size(params, quant, embedding_params=dims.vocab_size * dims.hidden_size, row=dims.hidden_size)
 
 
 def estimate_steps(recipe: Recipe, n_examples: int | None) -> int | None:
@@ -88,7 +92,7 @@ def build_plan(recipe: Recipe, env: EnvReport, *, n_examples: int | None = None,
             "share": f"{estimate.total / available:.0%}" if available else "n/a",
             "breakdown": describe_estimate(estimate),
         }
-        plan["export"] = _export_preview(recipe, params)
+        plan["export"] = _export_preview(recipe, params, profile)
     steps = estimate_steps(recipe, n_examples)
     plan["steps"] = {
         "training_examples": n_examples if n_examples is not None else "known after the dataset stage",
@@ -200,8 +204,8 @@ def _only_more_steps(choice: VersionChoice) -> bool:
             and bool(changes.recipe) and all(line.startswith(_MORE_STEPS) for line in changes.recipe))
 
 
-def _export_preview(recipe: Recipe, params: int) -> dict[str, Any]:
-    sizes = {q: predict_gguf_size(params, q) for q in recipe.target.quant_ladder}
+def _export_preview(recipe: Recipe, params: int, profile: ModelProfile) -> dict[str, Any]:
+    sizes = {q: predict_gguf_size(params, q, profile) for q in recipe.target.quant_ladder}
     fitting = next((q for q, size in sizes.items() if size <= recipe.target.size_limit), None)
     return {
         "size_limit": format_size(recipe.target.size_limit),

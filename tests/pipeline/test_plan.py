@@ -44,8 +44,13 @@ def test_steps_follow_epochs_batch_and_accumulation() -> None:
 def test_export_preview_walks_the_ladder() -> None:
     recipe = parse_recipe("base_model:\n  profile: qwen3-1.7b\ntarget:\n  size_limit: 1.1GB\n")
     plan = build_plan(recipe, fake_env(), profile=get_profile("qwen3-1.7b"))
-    assert plan["export"]["expected_choice"] == "Q4_K_M"
+    # The tied 151k x 2048 embedding stays at Q6_K under Q4_K_M (llama.cpp's rule), so Q4_K_M is ~1.12 GB.
+    assert plan["export"]["expected_choice"] == "Q4_0"
     assert predict_gguf_size(1_000_000_000, "Q8_0") == 1_062_500_000
+    gemma = get_profile("gemma-3-270m")
+    params = gemma.param_count()
+    # 640-wide rows take no K-quant: the embedding stays Q8_0 unless the rung lowers it.
+    assert predict_gguf_size(params, "Q4_0+emb=Q4_0", gemma) < 0.7 * predict_gguf_size(params, "Q4_0", gemma)
     too_small = parse_recipe("base_model:\n  profile: qwen3-1.7b\ntarget:\n  size_limit: 100MB\n")
     assert build_plan(too_small, fake_env(), profile=get_profile("qwen3-1.7b"))["export"]["expected_choice"] \
         .startswith("none fits")
