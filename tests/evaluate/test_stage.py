@@ -36,6 +36,8 @@ FAST = {"max_tokens": 16, "baseline_max_turns": 2}
 class FakeManifest:
     quant: str
     bytes: int
+    gate: None = None
+    """No task-accuracy gate ran (the export's first_fit default)."""
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ def test_progress_lines_are_throttled_in_logs() -> None:
 class FakeManifest:
     quant: str = "Q8_0"
     bytes: int = 299_750_000
+    gate: None = None
+    """No task-accuracy gate ran (the export's first_fit default)."""
 
 
 @dataclass(frozen=True)
