@@ -66,8 +66,9 @@ def alerts_renderable(candidate: ModelVersion | None, promoted: ModelVersion | N
         parts.append(Text(f"{candidate.name}: nothing promoted yet, nothing to compare against (p promotes it)",
                           style="dim"))
     elif promoted.name == candidate.name:
-        parts.append(Text(f"{candidate.name} is the promoted version · rated {rating_text(candidate.ratings)}",
-                          style="green"))
+        rated = rating_text(candidate.ratings)
+        rated = rated if rated == "unrated" else f"rated {rated}"
+        parts.append(Text(f"{candidate.name} is the promoted version · {rated}", style="green"))
     elif warnings:
         parts.extend(Text(f"⚠ {candidate.name}: {w}", style="yellow") for w in warnings)
     else:
