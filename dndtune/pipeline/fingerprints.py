@@ -11,7 +11,10 @@ from dndtune import __version__
 from dndtune.dataset.build import DatasetResult
 from dndtune.recipe.schema import Recipe
 
-_TRAINING = {"base_model", "data", "lora", "train"}
+TRAINING_SECTIONS = ("base_model", "data", "lora", "train")
+"""The recipe sections a trained adapter depends on (the rest shape the export or the evaluation)."""
+NOT_MODEL_SETTINGS: dict[str, Any] = {"train": {"report_to"}}
+"""Recipe fields that change how a run is watched, never what it makes."""
 
 
 def dataset_hash(result: DatasetResult) -> str:
@@ -28,7 +31,7 @@ def train_fingerprint(recipe: Recipe, dataset_digest: str | None, template: str,
     parts = {
         # What the recipe sets, not every field's default: a newer dndtune that adds a training field
         # (at a default that keeps the behaviour) must not make a finished adapter look out of date.
-        "recipe": recipe.model_dump(mode="json", include=_TRAINING, exclude={"train": {"report_to"}},
+        "recipe": recipe.model_dump(mode="json", include=set(TRAINING_SECTIONS), exclude=NOT_MODEL_SETTINGS,
                                     exclude_defaults=True),
         "dataset": dataset_digest,
         "template": hashlib.sha256(template.encode()).hexdigest(),

@@ -17,12 +17,13 @@ from typing import Any
 from dndtune import __version__
 from dndtune.errors import DndtuneError
 from dndtune.models.resolve import locate_model
+from dndtune.pipeline.fingerprints import NOT_MODEL_SETTINGS
 from dndtune.recipe.schema import Recipe
 from dndtune.scenario.loader import find_scenario_files
 
 # Where the run is written and how it is watched are not what it is made from: a copied recipe
 # with another output folder or metrics reporter still describes the same model.
-_NOT_INPUTS: dict[str, Any] = {"output": True, "train": {"report_to"}}
+_NOT_INPUTS: dict[str, Any] = {"output": True, **NOT_MODEL_SETTINGS}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
 _DEFAULT = object()
 """A recipe field left at its default (inputs keep only the fields a recipe sets)."""

@@ -23,6 +23,7 @@ from dndtune.errors import DndtuneError
 from dndtune.gguf.quant_types import preview_size
 from dndtune.models.profiles import ModelProfile
 from dndtune.models.resolve import locate_model, model_id, profile_for_recipe
+from dndtune.pipeline.fingerprints import TRAINING_SECTIONS
 from dndtune.pipeline.inputs import RunInputs, run_inputs
 from dndtune.pipeline.stages import DEFAULT_STAGES
 from dndtune.pipeline.versions import VersionChoice, choose_version
@@ -150,8 +151,6 @@ def _stages(recipe: Recipe) -> dict[str, Any]:
             "stages": [f"{stage.name}: {actions[stage.name]}; {stage.describe(recipe)}" for stage in DEFAULT_STAGES]}
 
 
-# What training depends on: a new version whose inputs differ only elsewhere reuses the adapter.
-_TRAINING_SECTIONS = ("base_model", "data", "lora", "train")
 _MORE_STEPS = ("train.max_steps:", "train.epochs:")
 
 
@@ -194,7 +193,7 @@ def stage_actions(choice: VersionChoice, inputs: RunInputs) -> dict[str, str]:
 
 def _same_training(old: RunInputs, new: RunInputs) -> bool:
     return (old.scenarios == new.scenarios and old.base_model == new.base_model and old.dndtune == new.dndtune
-            and all(old.recipe.get(k) == new.recipe.get(k) for k in _TRAINING_SECTIONS))
+            and all(old.recipe.get(k) == new.recipe.get(k) for k in TRAINING_SECTIONS))
 
 
 def _only_more_steps(choice: VersionChoice) -> bool:
