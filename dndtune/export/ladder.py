@@ -1,10 +1,10 @@
 """Walk the quant ladder: predict each rung's size, quantize only rungs that can fit, stop at the first fit.
 
-With a quality gate the walk keeps descending past the first fit while held-out DM-turn
-perplexity stays within the gate's relative tolerance of that first fit, and with a task gate
-(``target.prefer: smallest``) while the held-out eval scores stay within the tolerance of the f16
-file's; it keeps the smallest rung that passed (a smaller file loads and runs faster on a phone
-when quality holds).
+With a perplexity gate the walk keeps descending past the first fit while held-out DM-turn
+perplexity stays within the gate's relative tolerance of that first fit. With a task gate
+(``target.prefer: smallest``) the fitting rungs smaller than the first fit are tried smallest
+first, and the first whose held-out eval scores stay within the tolerance of the f16 file's wins
+(a smaller file loads and runs faster on a phone when quality holds).
 """
 
 from __future__ import annotations
@@ -84,85 +84,180 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
     """Choose a rung; every file that is not the choice is passed to ``discard``.
 
     Without ``gate`` and ``accept`` the first rung that fits wins (``target.prefer: first_fit``).
-    With them the walk goes on down while each fitting rung passes: ``gate`` on DM-turn perplexity
-    relative to the first fit, ``accept`` (the task gate, ``prefer: smallest``) on held-out scores
-    against the f16 file; the smallest passing file wins and the first failure ends the walk.
+    With ``gate`` the walk goes on down while DM-turn perplexity stays within the gate of the first
+    fit's. With ``accept`` (the task gate, ``prefer: smallest``) see :func:`_smallest_passing`.
     """
+    if accept is not None:
+        return _smallest_passing(model, rungs, size_limit, quantize, score=score, gate=gate, accept=accept,
+                                 events=events, discard=discard)
     tries: list[QuantTry] = []
     perplexities: dict[str, float] = {}
     chosen: tuple[QuantizeResult, Prediction, QuantTry] | None = None
     baseline: float | None = None
     smallest: Prediction | None = None
-    verdicts: list[GateVerdict] = []
     for rung in rungs:
         prediction = predict(model, rung)
         if smallest is None or prediction.bytes < smallest.bytes:
             smallest = prediction
-        fits = prediction.bytes <= size_limit
-        attempt = QuantTry(rung=rung.label, predicted_bytes=prediction.bytes, fits=fits,
-                           fallbacks=len(prediction.fallbacks), outcome="skipped")
+        attempt = _attempt(rung, prediction, size_limit)
         tries.append(attempt)
-        if not fits:
-            _emit(events, attempt, f"{rung.label}: predicted {format_size(prediction.bytes)} > "
-                                   f"{format_size(size_limit)}, skipped")
+        if not attempt.fits:
+            _emit_skipped(events, attempt, size_limit)
             continue
-        result = quantize(rung)
-        attempt.actual_bytes = result.bytes
-        attempt.quantize_s = result.seconds
-        if result.bytes > size_limit:
-            attempt.outcome = "too-big"
-            _emit(events, attempt, f"{rung.label}: {format_size(result.bytes)} > {format_size(size_limit)}")
-            discard(result.path)
+        result = _make(rung, attempt, size_limit, quantize, score, perplexities, events, discard)
+        if result is None:
             continue
-        ppl = score(result.path) if score is not None else None
-        attempt.perplexity = ppl
-        if ppl is not None:
-            perplexities[rung.label] = ppl
-        failures: list[str] = []
-        if accept is not None:
-            verdict = accept(result)
-            verdicts.append(verdict)
-            attempt.scores = dict(verdict.scores)
-            failures.extend(verdict.failures)
-        if gate is not None and chosen is not None and baseline is not None and ppl is not None \
-                and ppl > baseline * (1 + gate):
-            failures.append(f"DM-turn perplexity {ppl:.3f} > {baseline:.3f} x {1 + gate:.2f}")
-        attempt.gate_failures = failures
-        attempt.outcome = "passed"
-        fit_text = f"{rung.label}: {format_size(result.bytes)} fits" + (
-            f", DM-turn perplexity {ppl:.3f}" if ppl is not None else "")
+        ppl = attempt.perplexity
+        fit_text = _fit_text(attempt, result)
         if chosen is None:
             attempt.outcome = "chosen"
             chosen = (result, prediction, attempt)
             baseline = ppl
-            if failures:
-                # The first fit ships as first_fit would, but nothing smaller is tried past a failed gate.
-                _emit(events, attempt, f"{fit_text}; outside the gate: {'; '.join(failures)}", level="warning")
-                break
             _emit(events, attempt, fit_text)
-            if accept is None and (gate is None or baseline is None):
+            if gate is None or baseline is None:
                 break
             continue
-        if not failures:
-            if result.bytes < chosen[0].bytes:
-                discard(chosen[0].path)
-                chosen[2].outcome = "superseded"
-                attempt.outcome = "chosen"
-                chosen = (result, prediction, attempt)
-            else:
-                discard(result.path)
-            _emit(events, attempt, fit_text + ", within the gate")
-            continue
-        attempt.outcome = "gate-failed"
-        _emit(events, attempt, f"{fit_text}; outside the gate: {'; '.join(failures)}")
-        discard(result.path)
-        break
+        if gate is not None and ppl is not None and baseline is not None and ppl > baseline * (1 + gate):
+            attempt.gate_failures = [f"DM-turn perplexity {ppl:.3f} > {baseline:.3f} x {1 + gate:.2f}"]
+            attempt.outcome = "gate-failed"
+            _emit(events, attempt, f"{fit_text}; outside the gate: {attempt.gate_failures[0]}")
+            discard(result.path)
+            break
+        attempt.outcome = "passed"
+        if result.bytes < chosen[0].bytes:
+            discard(chosen[0].path)
+            chosen[2].outcome = "superseded"
+            attempt.outcome = "chosen"
+            chosen = (result, prediction, attempt)
+        else:
+            discard(result.path)
+        _emit(events, attempt, fit_text + ", within the gate")
     if chosen is None:
         assert smallest is not None
         raise NoFitError(no_fit_message(size_limit, smallest.rung.label, smallest.bytes),
                          fix=NO_FIT_FIX, tries=tries, smallest=smallest)
-    return LadderResult(chosen=chosen[0], prediction=chosen[1], tries=tries, perplexities=perplexities,
+    return LadderResult(chosen=chosen[0], prediction=chosen[1], tries=tries, perplexities=perplexities)
+
+
+def _smallest_passing(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: Quantizer, *,
+                      score: Scorer | None, gate: float | None, accept: Acceptor, events: EventSink,
+                      discard: Callable[[Path], None]) -> LadderResult:
+    """``prefer: smallest``: the smallest fitting file within the task gate, tried smallest first.
+
+    The first fit (first_fit's choice) is made first: it ships when no smaller file passes, and its
+    perplexity is the ``gate`` baseline. Then the smaller rungs are tried in order of size, and the
+    first that passes wins. Walking down the ladder and stopping at the first failure would assume
+    quality falls rung by rung; it does not: on Gemma 3 the embedding rungs are 40 % smaller than
+    Q4_K_M, K-quants land back on a base model's own grid, and one held-out turn moves a score by
+    more than the default tolerance. Smallest first finds the smallest passing file whatever the
+    order, and costs one evaluation (and the f16 file's) when the smallest one holds.
+    """
+    tries: list[QuantTry] = []
+    fitting: list[tuple[Rung, Prediction, QuantTry]] = []
+    smallest: Prediction | None = None
+    for rung in rungs:
+        prediction = predict(model, rung)
+        if smallest is None or prediction.bytes < smallest.bytes:
+            smallest = prediction
+        attempt = _attempt(rung, prediction, size_limit)
+        tries.append(attempt)
+        if attempt.fits:
+            fitting.append((rung, prediction, attempt))
+        else:
+            _emit_skipped(events, attempt, size_limit)
+    perplexities: dict[str, float] = {}
+    verdicts: list[GateVerdict] = []
+
+    fallback: tuple[QuantizeResult, Prediction, QuantTry] | None = None
+    rest: list[tuple[Rung, Prediction, QuantTry]] = []
+    for index, (rung, prediction, attempt) in enumerate(fitting):
+        result = _make(rung, attempt, size_limit, quantize, score, perplexities, events, discard)
+        if result is not None:
+            fallback, rest = (result, prediction, attempt), fitting[index + 1:]
+            break
+    if fallback is None:
+        assert smallest is not None
+        raise NoFitError(no_fit_message(size_limit, smallest.rung.label, smallest.bytes),
+                         fix=NO_FIT_FIX, tries=tries, smallest=smallest)
+    baseline = fallback[2].perplexity
+
+    def judge(result: QuantizeResult, attempt: QuantTry) -> list[str]:
+        verdict = accept(result)
+        verdicts.append(verdict)
+        attempt.scores = dict(verdict.scores)
+        failures = list(verdict.failures)
+        ppl = attempt.perplexity
+        if gate is not None and baseline is not None and ppl is not None and ppl > baseline * (1 + gate):
+            failures.append(f"DM-turn perplexity {ppl:.3f} > {baseline:.3f} x {1 + gate:.2f}")
+        attempt.gate_failures = failures
+        return failures
+
+    for attempt in (a for _, _, a in rest):
+        attempt.outcome = "not-tried"
+    # Stable sort: rungs of one size keep the ladder's order.
+    candidates = sorted((c for c in rest if c[1].bytes < fallback[0].bytes), key=lambda c: c[1].bytes)
+    for rung, prediction, attempt in candidates:
+        result = _make(rung, attempt, size_limit, quantize, score, perplexities, events, discard)
+        if result is None:
+            continue
+        failures = judge(result, attempt)
+        if failures:
+            attempt.outcome = "gate-failed"
+            _emit(events, attempt, f"{_fit_text(attempt, result)}; outside the gate: {'; '.join(failures)}")
+            discard(result.path)
+            continue
+        attempt.outcome = "chosen"
+        fallback[2].outcome = "superseded"
+        discard(fallback[0].path)
+        _emit(events, attempt, _fit_text(attempt, result) + ", the smallest within the gate")
+        return LadderResult(chosen=result, prediction=prediction, tries=tries, perplexities=perplexities,
+                            verdicts=verdicts)
+
+    result, prediction, attempt = fallback
+    failures = judge(result, attempt)
+    attempt.outcome = "chosen"
+    if failures:
+        _emit(events, attempt, f"{_fit_text(attempt, result)}; outside the gate: {'; '.join(failures)}; "
+                               "nothing smaller passed, so the first fit ships", level="warning")
+    else:
+        _emit(events, attempt, _fit_text(attempt, result) + ", within the gate (nothing smaller passed)")
+    return LadderResult(chosen=result, prediction=prediction, tries=tries, perplexities=perplexities,
                         verdicts=verdicts)
+
+
+def _attempt(rung: Rung, prediction: Prediction, size_limit: int) -> QuantTry:
+    return QuantTry(rung=rung.label, predicted_bytes=prediction.bytes, fits=prediction.bytes <= size_limit,
+                    fallbacks=len(prediction.fallbacks), outcome="skipped")
+
+
+def _make(rung: Rung, attempt: QuantTry, size_limit: int, quantize: Quantizer, score: Scorer | None,
+          perplexities: dict[str, float], events: EventSink, discard: Callable[[Path], None]
+          ) -> QuantizeResult | None:
+    """Quantize one rung and measure its perplexity; None (file discarded) when it is really too big."""
+    result = quantize(rung)
+    attempt.actual_bytes = result.bytes
+    attempt.quantize_s = result.seconds
+    if result.bytes > size_limit:
+        attempt.outcome = "too-big"
+        _emit(events, attempt, f"{rung.label}: {format_size(result.bytes)} > {format_size(size_limit)}")
+        discard(result.path)
+        return None
+    ppl = score(result.path) if score is not None else None
+    attempt.perplexity = ppl
+    if ppl is not None:
+        perplexities[rung.label] = ppl
+    return result
+
+
+def _fit_text(attempt: QuantTry, result: QuantizeResult) -> str:
+    ppl = attempt.perplexity
+    return f"{attempt.rung}: {format_size(result.bytes)} fits" + (
+        f", DM-turn perplexity {ppl:.3f}" if ppl is not None else "")
+
+
+def _emit_skipped(events: EventSink, attempt: QuantTry, size_limit: int) -> None:
+    _emit(events, attempt, f"{attempt.rung}: predicted {format_size(attempt.predicted_bytes)} > "
+                           f"{format_size(size_limit)}, skipped")
 
 
 NO_FIT_FIX = ("raise target.size_limit, add smaller rungs to target.quant_ladder (e.g. Q4_0+emb=Q4_0), "

@@ -25,7 +25,8 @@ class QuantTry(_Part):
     quantize_s: float | None = None
     perplexity: float | None = Field(default=None, description="Held-out DM-turn perplexity in llama.cpp.")
     fallbacks: int = Field(default=0, description="Tensors that took a fallback type (row length vs block size).")
-    outcome: str = Field(description="skipped | too-big | chosen | passed | gate-failed | superseded.")
+    outcome: str = Field(description="skipped | too-big | chosen | passed | gate-failed | superseded | not-tried "
+                         "(prefer: smallest found a smaller file within the gate first).")
     scores: dict[str, float | None] | None = Field(
         default=None, description="The task gate's held-out scores of this file (target.gate.scores).")
     gate_failures: list[str] = Field(default_factory=list, description="Why the file is outside the gate.")

@@ -298,8 +298,9 @@ class TargetSection(_Section):
     )
     prefer: Literal["first_fit", "smallest"] = Field(
         default="first_fit",
-        description="first_fit: the first rung that fits size_limit wins. smallest: keep walking down while the "
-        "rung's held-out scores stay within target.gate of the f16 file, and ship the smallest that passed.",
+        description="first_fit: the first rung that fits size_limit wins. smallest: the smallest fitting rung "
+        "whose held-out scores stay within target.gate of the f16 file's (tried smallest first; the first fit "
+        "ships when none smaller passes).",
     )
     gate: GateSection = Field(default_factory=GateSection,
                               description="Task-accuracy gate of prefer: smallest and of pruning.")

@@ -131,42 +131,75 @@ class FakeGate:
                            passed=not failures, failures=failures, turns=10)
 
 
-def test_smallest_walks_down_while_the_task_gate_holds(tmp_path: Path) -> None:
+def test_smallest_tries_the_smaller_rungs_smallest_first_and_keeps_the_first_that_passes(tmp_path: Path) -> None:
     info = model()
-    gate = FakeGate({"Q8_0": 0.80, "Q6_K": 0.80, "Q5_K_M": 0.79, "Q5_0": 0.70, "Q4_K_M": 0.80})
+    size = sizes(info)
+    # Q4_0 (the smallest) loses too much; Q4_K_M holds: Q5_0 would pass too, but it is larger.
+    gate = FakeGate({"Q6_K": 0.80, "Q5_K_M": 0.60, "Q5_0": 0.80, "Q4_K_M": 0.79, "Q4_0": 0.70})
+    events = ListSink()
+    quantizer = FakeQuantizer(info, tmp_path)
+    result = walk_ladder(info, LADDER, 10**12, quantizer, accept=gate, events=events,
+                         discard=lambda p: p.unlink())
+    by_size = sorted(LADDER[1:], key=lambda r: size[r.label])
+    assert [r.label for r in by_size][:2] == ["Q4_0", "Q4_K_M"]
+    assert result.chosen.rung.label == "Q4_K_M"
+    # The first fit is made first (it ships if nothing smaller passes) but never evaluated here.
+    assert quantizer.calls == ["Q8_0", "Q4_0", "Q4_K_M"] and gate.calls == ["Q4_0", "Q4_K_M"]
+    outcomes = {t.rung: t.outcome for t in result.tries}
+    assert outcomes == {"Q8_0": "superseded", "Q6_K": "not-tried", "Q5_K_M": "not-tried", "Q5_0": "not-tried",
+                        "Q4_K_M": "chosen", "Q4_0": "gate-failed"}
+    failed = next(t for t in result.tries if t.rung == "Q4_0")
+    assert failed.scores == {"exact_skill": 0.70} and failed.gate_failures == ["exact skill 0.700 < 0.800 - 0.020"]
+    assert [v.label for v in result.verdicts] == gate.calls
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Q4_K_M.gguf"]
+    assert "smallest within the gate" in events.events[-1].message
+
+
+def test_smallest_ships_the_first_fit_when_nothing_smaller_passes(tmp_path: Path) -> None:
+    info = model()
+    gate = FakeGate({label: 0.5 for label in sizes(info)} | {"Q8_0": 0.8})
     events = ListSink()
     result = walk_ladder(info, LADDER, 10**12, FakeQuantizer(info, tmp_path), accept=gate, events=events,
                          discard=lambda p: p.unlink())
-    assert result.chosen.rung.label == "Q5_K_M"
-    # The first failure ends the walk: Q4_K_M is never made even though it would pass.
-    assert gate.calls == ["Q8_0", "Q6_K", "Q5_K_M", "Q5_0"]
-    assert [t.outcome for t in result.tries] == ["superseded", "superseded", "chosen", "gate-failed"]
-    assert result.tries[2].scores == {"exact_skill": 0.79}
-    assert result.tries[3].gate_failures == ["exact skill 0.700 < 0.800 - 0.020"]
-    assert [v.label for v in result.verdicts] == gate.calls
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Q5_K_M.gguf"]
-    assert [e.data["scores"] for e in events.events][-1] == {"exact_skill": 0.70}
+    assert result.chosen.rung.label == "Q8_0"
+    assert gate.calls[-1] == "Q8_0" and len(gate.calls) == len(LADDER)
+    assert [t.outcome for t in result.tries] == ["chosen"] + ["gate-failed"] * (len(LADDER) - 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Q8_0.gguf"]
+    assert events.events[-1].level == "info" and "nothing smaller passed" in events.events[-1].message
 
 
-def test_smallest_ships_the_first_fit_when_even_it_fails_the_gate(tmp_path: Path) -> None:
+def test_smallest_ships_the_first_fit_with_a_warning_when_even_it_fails_the_gate(tmp_path: Path) -> None:
     info = model()
     limit = sizes(info)["Q6_K"] + 10
-    gate = FakeGate({"Q6_K": 0.5, "Q5_K_M": 0.8})
+    gate = FakeGate({label: 0.5 for label in sizes(info)})
     events = ListSink()
     result = walk_ladder(info, LADDER, limit, FakeQuantizer(info, tmp_path), accept=gate, events=events,
                          discard=lambda p: p.unlink())
-    assert result.chosen.rung.label == "Q6_K" and gate.calls == ["Q6_K"]
+    assert result.chosen.rung.label == "Q6_K" and gate.calls[-1] == "Q6_K" and "Q8_0" not in gate.calls
     assert events.events[-1].level == "warning" and "outside the gate" in events.events[-1].message
 
 
-def test_smallest_keeps_the_smaller_of_two_passing_files(tmp_path: Path) -> None:
+def test_smallest_keeps_the_smaller_of_two_passing_files_whatever_the_ladder_order(tmp_path: Path) -> None:
     info = model(hidden=640, vocab=200_000, layers=2)
     ladder = parse_ladder(["Q4_0+emb=Q4_0", "Q8_0"])  # out of size order on purpose
     gate = FakeGate({"Q4_0+emb=Q4_0": 0.8, "Q8_0": 0.8})
     result = walk_ladder(info, ladder, 10**12, FakeQuantizer(info, tmp_path), accept=gate, events=ListSink(),
                          discard=lambda p: p.unlink())
-    assert result.chosen.rung.label == "Q4_0+emb=Q4_0"
-    assert [t.outcome for t in result.tries] == ["chosen", "passed"]
+    # Q4_0+emb=Q4_0 is the first fit and the smallest: nothing is smaller to try.
+    assert result.chosen.rung.label == "Q4_0+emb=Q4_0" and gate.calls == ["Q4_0+emb=Q4_0"]
+    assert [t.outcome for t in result.tries] == ["chosen", "not-tried"]
+
+
+def test_smallest_skips_a_rung_that_comes_out_over_the_limit(tmp_path: Path) -> None:
+    info = model()
+    size = sizes(info)
+    limit = size["Q8_0"]
+    gate = FakeGate({label: 0.8 for label in size})
+    quantizer = FakeQuantizer(info, tmp_path, extra=1)  # Q8_0 comes out one byte over; the rest fit
+    result = walk_ladder(info, LADDER, limit, quantizer, accept=gate, events=ListSink(), discard=lambda p: p.unlink())
+    assert quantizer.calls == ["Q8_0", "Q6_K", "Q4_0"]
+    assert [t.outcome for t in result.tries][:2] == ["too-big", "superseded"]
+    assert result.chosen.rung.label == "Q4_0"
 
 
 def test_first_fit_never_calls_the_gate(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ OUTCOMES = {
     "chosen": ("chosen", "bold green"),
     "superseded": ("fits", "green"),
     "gate-failed": ("quality", "yellow"),
+    "not-tried": ("not needed", "dim"),
 }
 
 
