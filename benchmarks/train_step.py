@@ -17,6 +17,9 @@ over). The first ``--warmup`` steps are not timed. Ratios are against ``plain`` 
 ``unsloth``    dndtune, ``train.engine: unsloth`` (skipped where it is not installed)
 ``trl-gc``     ``trl`` with gradient checkpointing (the recipe default: less memory, more time)
 ``unsloth-gc`` ``unsloth`` with gradient checkpointing
+``trl-heap``   ``trl`` without handing freed memory back to the OS after each step: what the
+               ``malloc_trim`` of ``dndtune/train/allocator.py`` costs (what it saves shows over a
+               whole run, whose sequences vary in length: benchmarks/RESULTS.md)
 
 No timed assertions live in the test suite; this script is where speed is measured.
 """
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ("plain", "trl", "unsloth", "trl-gc", "unsloth-gc")
+CONFIGS = ("plain", "trl", "unsloth", "trl-gc", "unsloth-gc", "trl-heap")
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -231,7 +234,8 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     if engine == "plain":
         times, losses, dtype = _train_plain(Path(args.model), data, args, gc)
     else:
-        times, losses, dtype = _train_dndtune(engine, Path(args.model), data, args, gc)
+        times, losses, dtype = _train_dndtune(engine, Path(args.model), data, args, gc,
+                                              release=not config.endswith("-heap"))
     timed = [wall for wall, _ in times[args.warmup:]]
     s_per_step = statistics.median(timed)
     cpu_per_step = statistics.median(cpu for _, cpu in times[args.warmup:])
@@ -247,7 +251,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train_dndtune(engine: str, model: Path, data: dict[str, Any], args: argparse.Namespace,
-                   gc: bool) -> tuple[list[tuple[float, float]], list[float], str]:
+                   gc: bool, *, release: bool = True) -> tuple[list[tuple[float, float]], list[float], str]:
     from dndtune.runs import RunLayout
     from dndtune.train.engine import probe_facts, select_engine
     from dndtune.train.job import Hyperparameters, ModelSpec, TrainJob
@@ -262,8 +266,8 @@ def _train_dndtune(engine: str, model: Path, data: dict[str, Any], args: argpars
         hparams=Hyperparameters(max_steps=total, lr=1e-4, warmup_ratio=0.0, batch_size=args.batch_size,
                                 grad_accum=1, save_steps=10 * total, eval_steps=10 * total, logging_steps=1,
                                 early_stopping_patience=None, gradient_checkpointing=gc),
-        max_seq_length=args.seq_len, layout=RunLayout(args.work / f"run-{engine}-{gc}"), engine=choice,
-        resume=False,
+        max_seq_length=args.seq_len, layout=RunLayout(args.work / f"run-{engine}-{gc}-{release}"), engine=choice,
+        resume=False, release_freed_memory=release,
     )
     sink = _StepClock()
     train_adapter(job, data["conversations"], [], sink)

@@ -37,8 +37,9 @@ def register(sub: Any) -> None:
                    help="keep going down the ladder while DM-turn perplexity stays within TOL "
                         "(relative, e.g. 0.05) of the first type that fits")
     p.add_argument("--prefer", choices=("first_fit", "smallest"), default=None,
-                   help="first_fit: the first type that fits; smallest: keep going down while the held-out "
-                        "scores stay within target.gate of the f16 file (default: the run recipe's target.prefer)")
+                   help="first_fit: the first type that fits; smallest: the smallest file whose held-out scores "
+                        "stay within target.gate of the f16 file, tried smallest first (default: the run recipe's "
+                        "target.prefer)")
     p.add_argument("--prune", action="store_true",
                    help="when no type fits, drop the layers that matter least on held-out DM turns "
                         "(kept only within --gate, default 10 %%, of the unpruned perplexity)")

@@ -21,10 +21,20 @@ NF4_BYTES_PER_PARAM = 0.5 + 4 / 64
 LORA_BYTES_PER_PARAM = 16
 """fp32 adapter weight (4) + its gradient (4) + AdamW first and second moments (4 + 4)."""
 
+LOSS_CHUNK_ELEMENTS = 16 * 2**20
+"""Logit elements per chunk of dndtune's loss (``dndtune.train.loss.CHUNK_ELEMENTS``; a test keeps the two equal).
+
+Every engine computes the training and held-out loss a chunk of rows at a time (dndtune's loss on
+CPU and MPS and whenever loss weights are used, TRL's fused LM head on CUDA), so the full logits
+never exist."""
+
+LOSS_CHUNK_FP32_COPIES = 3
+"""fp32 blocks of one chunk alive at once: the upcast logits, logsumexp's exponentials, the softmax gradient."""
+
 LOSS_FP32_COPIES = 4
-"""fp32 tensors of logits size at the loss peak: the upcast logits, the log-softmax cross-entropy saves,
-and in backward their two gradients. On CPU the allocator keeps freed blocks of this size mapped,
-so the measured peak sits near this count even where some of them are already dead."""
+"""For a head the chunked loss cannot take (LoRA on ``lm_head``): fp32 tensors of logits size at the
+loss peak, i.e. the upcast logits, the log-softmax cross-entropy saves, and in backward their two
+gradients."""
 
 CHECKPOINT_LIVE_LAYERS = 3
 """With gradient checkpointing, full layer activations alive at the peak: the layer recomputed in
@@ -135,8 +145,11 @@ def estimate_peak_memory(recipe: Recipe, profile: ModelProfile, *, backend: Back
     else:
         activations = tokens * dims.num_layers * per_layer
         attention = probs_layer * dims.num_layers
-    # The model's logits in the compute dtype, then fp32 copies for the loss (see LOSS_FP32_COPIES).
-    logits = tokens * dims.vocab_size * (act + 4 * LOSS_FP32_COPIES)
+    if "lm_head" in target_modules(recipe, profile):
+        # An adapted head is not a plain Linear: the model's own loss, over the full logits.
+        logits = tokens * dims.vocab_size * (act + 4 * LOSS_FP32_COPIES)
+    else:
+        logits = min(tokens * dims.vocab_size, LOSS_CHUNK_ELEMENTS) * (act + 4 * LOSS_CHUNK_FP32_COPIES)
 
     return MemoryEstimate(
         weights=weights, lora=lora, activations=activations, attention=attention, logits=logits,

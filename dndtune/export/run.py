@@ -71,7 +71,7 @@ def export_run(run: Path | RunLayout, target: ExportTarget | TargetKind | None =
     quality gate; ``prune`` allows layer pruning when nothing fits; ``strict`` makes the behaviour
     checks (stops at end of turn, parseable tool call) fatal; ``allow_drift`` accepts a file whose
     next-token distributions drift past its type's tolerance (the drift is still reported).
-    ``prefer`` overrides the target's (``smallest``: walk down while ``task_gate`` passes);
+    ``prefer`` overrides the target's (``smallest``: the smallest file ``task_gate`` passes, tried smallest first);
     ``task_gate`` scores a candidate file against the f16 file on held-out DM turns
     (:mod:`dndtune.export.gate`): the ladder uses it with ``prefer="smallest"``, pruning whenever given.
     The boolean flags only switch on what the target (the recipe) leaves off.

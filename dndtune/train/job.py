@@ -98,6 +98,9 @@ class TrainJob:
     """``None``: continue from a matching checkpoint when there is one; ``True``/``False``: force."""
     continue_from: Path | None = None
     """The checkpoints of the version this one follows: its last one is continued when the setup matches."""
+    release_freed_memory: bool = True
+    """On CPU, hand freed heap pages back to the OS after each step (:mod:`dndtune.train.allocator`);
+    ``benchmarks/train_step.py`` turns it off to measure what it costs."""
 
 
 @dataclass

@@ -35,6 +35,7 @@ from dndtune.events import (
     TrainStopped,
     WeightsUnsupported,
 )
+from dndtune.train.allocator import ReleaseFreedMemory, can_release_freed_memory
 from dndtune.train.callbacks import EventCallback
 from dndtune.train.collate import LabelCheckingCollator
 from dndtune.train.job import ModelSpec, TrainJob, TrainResult, require_reporter
@@ -329,11 +330,14 @@ def _build_trainer(job: TrainJob, model: Any, tokenizer: Any, data: _Splits,
     has_eval = bool(data.eval)
     patience = job.hparams.early_stopping_patience
     stopper = EarlyStoppingCallback(early_stopping_patience=patience) if has_eval and patience is not None else None
+    callbacks: list[Any] = [callback] if stopper is None else [callback, stopper]
+    if job.release_freed_memory and job.engine.backend == "cpu" and can_release_freed_memory():
+        # First, so the memory figure the step's log reports is after the release.
+        callbacks.insert(0, ReleaseFreedMemory())
     trainer = sft_trainer_class()(
         model=model, args=_sft_config(job, has_eval, stopper is not None), train_dataset=_dataset(data.train),
         eval_dataset=_dataset(data.eval) if has_eval else None, processing_class=tokenizer,
-        data_collator=LabelCheckingCollator(pad_token_id=tokenizer.pad_token_id),
-        callbacks=[callback] if stopper is None else [callback, stopper],
+        data_collator=LabelCheckingCollator(pad_token_id=tokenizer.pad_token_id), callbacks=callbacks,
     )
     # disable_tqdm swaps the progress bar for a callback that prints every log dict.
     for noisy in (PrinterCallback, ProgressCallback):

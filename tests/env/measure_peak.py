@@ -1,5 +1,9 @@
 """Measure the peak RSS of a few LoRA training steps on a small Gemma 3 built from a config.
 
+The loss is dndtune's (:func:`dndtune.train.loss.masked_lm_loss`, chunked over the vocabulary), as
+every training engine computes it (TRL's fused head on CUDA is chunked the same way); ``"loss":
+"model"`` measures the model's own loss, which materialises the full logits, for comparison.
+
 Run as a script in a fresh process (``python measure_peak.py '<json args>'``) so the peak belongs
 to this run alone; prints one JSON line with the RSS before the model exists and the peak after.
 """
@@ -21,6 +25,9 @@ def main(args: dict[str, Any]) -> dict[str, int]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig
+
+    from dndtune.train.allocator import release_freed_memory
+    from dndtune.train.loss import masked_lm_loss
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -47,10 +54,17 @@ def main(args: dict[str, Any]) -> dict[str, int]:
     batch, seq = args["batch"], args["seq"]
     for _ in range(args["steps"]):
         ids = torch.randint(5, config.vocab_size, (batch, seq))
-        loss = model(input_ids=ids, labels=ids).loss
+        labels = ids.clone()
+        # Assistant-only labels: roughly the trained share of a scenario window.
+        labels[:, : int(seq * (1 - args.get("trained_share", 0.5)))] = -100
+        if args.get("loss") == "model":
+            loss = model(input_ids=ids, labels=labels).loss
+        else:
+            loss = masked_lm_loss(model, {"input_ids": ids, "labels": labels})
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        release_freed_memory()  # as the trainer does after every step
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"baseline": baseline, "peak": peak}
 

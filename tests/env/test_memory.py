@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from dndtune.env.memory import estimate_peak_memory
+from dndtune.env.memory import LOSS_CHUNK_ELEMENTS, LOSS_CHUNK_FP32_COPIES, LOSS_FP32_COPIES, estimate_peak_memory
 from dndtune.models.profiles import get_profile, profile_from_config
+from dndtune.recipe.loader import load_recipe
 from dndtune.recipe.schema import Recipe
 
 MEASURE = Path(__file__).with_name("measure_peak.py")
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def recipe(**sections: Any) -> Recipe:
@@ -36,6 +38,28 @@ def test_estimate_moves_the_right_way() -> None:
     assert total(recipe(lora={"r": 64})) > base
     assert total(recipe(base_model={"dtype": "float32"})) > base
     assert total(recipe(base_model={"profile": "qwen3-1.7b"}), profile="qwen3-1.7b") > base
+
+
+def test_the_loss_is_counted_a_chunk_at_a_time_as_it_is_computed() -> None:
+    from dndtune.train.loss import CHUNK_ELEMENTS
+
+    assert LOSS_CHUNK_ELEMENTS == CHUNK_ELEMENTS
+    long = estimate_peak_memory(recipe(data={"max_seq_length": 2048}), get_profile("gemma-3-270m"), backend="cpu",
+                                bf16_supported=True)
+    assert long.logits == CHUNK_ELEMENTS * (2 + 4 * LOSS_CHUNK_FP32_COPIES)
+    # An adapted lm_head is not a plain Linear: the model's own loss over the full logits.
+    head = recipe(data={"max_seq_length": 2048},
+                  lora={"target_modules": ["q_proj", "v_proj", "lm_head"]})
+    full = estimate_peak_memory(head, get_profile("gemma-3-270m"), backend="cpu", bf16_supported=True)
+    assert full.logits == 2048 * get_profile("gemma-3-270m").dims.vocab_size * (2 + 4 * LOSS_FP32_COPIES)
+
+
+def test_the_demo_recipe_fits_a_16_gb_machine() -> None:
+    """The demo trains in ~6 GB; counting the plain loss's full logits once put it at 15.2 GB."""
+    demo = load_recipe(str(RECIPES / "demo-cpu.yaml"))
+    estimate = estimate_peak_memory(demo, get_profile(demo.base_model.profile or ""), backend="cpu",
+                                    bf16_supported=True)
+    assert 4e9 < estimate.total < 0.85 * 14e9
 
 
 def test_four_bit_shrinks_weights_but_not_embeddings() -> None:

@@ -27,6 +27,8 @@ def test_memory_doc_states_the_code_constants() -> None:
     text = (DOCS / "memory-estimate.md").read_text(encoding="utf-8")
     assert f"{memory.CHECKPOINT_LIVE_LAYERS} live layers" in text
     assert f"{memory.LOSS_FP32_COPIES} fp32 copies of the logits" in text
+    assert f"{memory.LOSS_CHUNK_FP32_COPIES} fp32 blocks of one loss chunk" in text
+    assert f"{memory.LOSS_CHUNK_ELEMENTS // 2**20} Mi logit elements" in text
     assert f"x {memory.NF4_BYTES_PER_PARAM}" in text
     assert f"P_lora x {memory.LORA_BYTES_PER_PARAM}" in text
     for (family, width), values in memory.LAYER_BYTES.items():

@@ -125,3 +125,34 @@ def _per_token_losses(model: Any, inputs: dict[str, torch.Tensor]) -> torch.Tens
     targets = inputs["labels"][:, 1:]
     mask = targets != -100
     return F.cross_entropy(logits[mask].float(), targets[mask], reduction="none")
+
+
+def test_the_trainers_evaluation_takes_the_chunked_loss(tiny_gemma3: Path, tmp_path: Path) -> None:
+    """TRL asks for the loss only in evaluation, so it takes the chunked loss: no full set of logits."""
+    from datasets import Dataset
+    from trl.trainer.sft_config import SFTConfig
+
+    from dndtune.train.collate import LabelCheckingCollator
+    from dndtune.train.sft import fused_loss_available, sft_trainer_class
+
+    if fused_loss_available():
+        pytest.skip("TRL's fused LM head computes the loss here")
+    model = lora_model(tiny_gemma3)
+    inputs = batch()
+    rows = [{"input_ids": inputs["input_ids"][i][inputs["attention_mask"][i] == 1].tolist(),
+             "labels": inputs["labels"][i][inputs["attention_mask"][i] == 1].tolist()} for i in range(2)]
+    args = SFTConfig(output_dir=str(tmp_path), per_device_eval_batch_size=1, use_cpu=True, report_to=[], bf16=False,
+                     remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, disable_tqdm=True)
+    trainer = sft_trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                  eval_dataset=Dataset.from_list(rows), data_collator=LabelCheckingCollator(0))
+    head_calls: list[int] = []
+    handle = model.get_output_embeddings().register_forward_hook(lambda *_: head_calls.append(1))
+    try:
+        eval_loss = trainer.evaluate()["eval_loss"]
+    finally:
+        handle.remove()
+    with torch.no_grad():
+        want = [model(input_ids=torch.tensor([r["input_ids"]]), labels=torch.tensor([r["labels"]])).loss.item()
+                for r in rows]
+    assert head_calls == []
+    assert eval_loss == pytest.approx(sum(want) / len(want), rel=1e-5)
