@@ -118,7 +118,7 @@ class DndtuneApp(App[None]):
         recipe = self.recipe
         if recipe is None or self.run_state.active:
             return
-        layout = RunFamily.under(recipe.output.dir, recipe.output.run_name).latest_layout()
+        layout = RunFamily.under(self.output_dir(), recipe.output.run_name).latest_layout()
         if not load_previous_run(self.run_state, layout):
             self.run_state.reset()
         self.screen.post_message(RunUpdated(None))
@@ -223,7 +223,7 @@ class DndtuneApp(App[None]):
     def _seed_history(self, step: int) -> None:
         recipe = self.recipe
         assert recipe is not None
-        metrics = RunFamily.under(recipe.output.dir, recipe.output.run_name).latest_layout().metrics
+        metrics = RunFamily.under(self.output_dir(), recipe.output.run_name).latest_layout().metrics
         try:
             lines = metrics.read_text(encoding="utf-8").splitlines()
         except OSError:

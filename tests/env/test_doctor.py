@@ -63,7 +63,8 @@ def test_memory_thresholds(tmp_path: Path) -> None:
     assert memory_check(r, profile, fake_env(ram_available=int(need / 0.95))).status == "warn"
     failed = memory_check(r, profile, fake_env(ram_available=int(need / 1.5)))
     assert failed.status == "fail" and failed.fix is not None
-    assert failed.fix.startswith("try: data.max_seq_length: ")
+    # Weights and runtime alone are most of a 270M run: only a shorter context helps, and not enough alone.
+    assert failed.fix.startswith("try: ") and "data.max_seq_length: " in failed.fix
 
 
 def test_memory_suggestions_are_concrete_and_fitting_first(tmp_path: Path) -> None:
@@ -78,8 +79,8 @@ def test_memory_suggestions_are_concrete_and_fitting_first(tmp_path: Path) -> No
     for option in options:  # every option listed fits on its own
         assert float(option.split("(est. ")[1].split(" GB")[0]) * GB <= 24 * GB * WARN_FRACTION
 
-    # Nothing fits alone on 12 GB: one combination that does, built in the same order.
-    small_gpu = memory_check(r, profile, fake_env("cuda", vram_free=12 * GB))
+    # Nothing fits alone on 8 GB: one combination that does, built in the same order.
+    small_gpu = memory_check(r, profile, fake_env("cuda", vram_free=8 * GB))
     assert small_gpu.fix is not None
     assert small_gpu.fix.startswith("try: all of: train.batch_size: 1 with train.grad_accum: 16, "
                                     "train.gradient_checkpointing: true (est. ")
