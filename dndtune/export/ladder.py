@@ -87,18 +87,19 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
     With ``gate`` the walk goes on down while DM-turn perplexity stays within the gate of the first
     fit's. With ``accept`` (the task gate, ``prefer: smallest``) see :func:`_smallest_passing`.
     """
+    if not rungs:
+        raise DndtuneError("no quant type to try: target.quant_ladder is empty after dropping the rungs this model "
+                           "cannot take", fix="list at least one type in target.quant_ladder, e.g. Q8_0")
     if accept is not None:
         return _smallest_passing(model, rungs, size_limit, quantize, score=score, gate=gate, accept=accept,
                                  events=events, discard=discard)
+    predictions = [(rung, predict(model, rung)) for rung in rungs]
+    smallest = min((p for _, p in predictions), key=lambda p: p.bytes)
     tries: list[QuantTry] = []
     perplexities: dict[str, float] = {}
     chosen: tuple[QuantizeResult, Prediction, QuantTry] | None = None
     baseline: float | None = None
-    smallest: Prediction | None = None
-    for rung in rungs:
-        prediction = predict(model, rung)
-        if smallest is None or prediction.bytes < smallest.bytes:
-            smallest = prediction
+    for rung, prediction in predictions:
         attempt = _attempt(rung, prediction, size_limit)
         tries.append(attempt)
         if not attempt.fits:
@@ -133,7 +134,6 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
             discard(result.path)
         _emit(events, attempt, fit_text + ", within the gate")
     if chosen is None:
-        assert smallest is not None
         raise NoFitError(no_fit_message(size_limit, smallest.rung.label, smallest.bytes),
                          fix=NO_FIT_FIX, tries=tries, smallest=smallest)
     return LadderResult(chosen=chosen[0], prediction=chosen[1], tries=tries, perplexities=perplexities)
@@ -152,13 +152,11 @@ def _smallest_passing(model: ModelInfo, rungs: list[Rung], size_limit: int, quan
     more than the default tolerance. Smallest first finds the smallest passing file whatever the
     order, and costs one evaluation (and the f16 file's) when the smallest one holds.
     """
+    predictions = [(rung, predict(model, rung)) for rung in rungs]
+    smallest = min((p for _, p in predictions), key=lambda p: p.bytes)
     tries: list[QuantTry] = []
     fitting: list[tuple[Rung, Prediction, QuantTry]] = []
-    smallest: Prediction | None = None
-    for rung in rungs:
-        prediction = predict(model, rung)
-        if smallest is None or prediction.bytes < smallest.bytes:
-            smallest = prediction
+    for rung, prediction in predictions:
         attempt = _attempt(rung, prediction, size_limit)
         tries.append(attempt)
         if attempt.fits:
@@ -176,7 +174,6 @@ def _smallest_passing(model: ModelInfo, rungs: list[Rung], size_limit: int, quan
             fallback, rest = (result, prediction, attempt), fitting[index + 1:]
             break
     if fallback is None:
-        assert smallest is not None
         raise NoFitError(no_fit_message(size_limit, smallest.rung.label, smallest.bytes),
                          fix=NO_FIT_FIX, tries=tries, smallest=smallest)
     baseline = fallback[2].perplexity
