@@ -9,8 +9,8 @@ frees: sequences of every length leave it fragmented and the resident set climbs
 ``malloc_trim(0)`` at the end of each optimizer step hands the free pages back (one call, a few
 milliseconds); the next step faults in what it uses again. Fixing the threshold instead
 (``MALLOC_MMAP_THRESHOLD_=65536``) also bounds the resident set, but maps and zero-fills every
-intermediate tensor afresh: ~20 % fewer tokens/s than a run beside it on the same machine. Elsewhere (macOS, Windows, musl, CUDA
-memory, which has its own caching allocator) this does nothing.
+intermediate tensor afresh: ~20 % fewer tokens/s than a run beside it on the same machine.
+Elsewhere (macOS, Windows, musl, CUDA memory, which has its own caching allocator) this does nothing.
 """
 
 from __future__ import annotations
