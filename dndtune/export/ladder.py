@@ -93,13 +93,15 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
     if accept is not None:
         return _smallest_passing(model, rungs, size_limit, quantize, score=score, gate=gate, accept=accept,
                                  events=events, discard=discard)
-    predictions = [(rung, predict(model, rung)) for rung in rungs]
-    smallest = min((p for _, p in predictions), key=lambda p: p.bytes)
+    # Predicted as the walk goes: first_fit usually stops at the first rung.
+    predicted: list[Prediction] = []
     tries: list[QuantTry] = []
     perplexities: dict[str, float] = {}
     chosen: tuple[QuantizeResult, Prediction, QuantTry] | None = None
     baseline: float | None = None
-    for rung, prediction in predictions:
+    for rung in rungs:
+        prediction = predict(model, rung)
+        predicted.append(prediction)
         attempt = _attempt(rung, prediction, size_limit)
         tries.append(attempt)
         if not attempt.fits:
@@ -118,8 +120,9 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
             if gate is None or baseline is None:
                 break
             continue
-        if gate is not None and ppl is not None and baseline is not None and ppl > baseline * (1 + gate):
-            attempt.gate_failures = [f"DM-turn perplexity {ppl:.3f} > {baseline:.3f} x {1 + gate:.2f}"]
+        too_perplexed = _perplexity_failure(ppl, baseline, gate)
+        if too_perplexed is not None:
+            attempt.gate_failures = [too_perplexed]
             attempt.outcome = "gate-failed"
             _emit(events, attempt, f"{fit_text}; outside the gate: {attempt.gate_failures[0]}")
             discard(result.path)
@@ -134,8 +137,7 @@ def walk_ladder(model: ModelInfo, rungs: list[Rung], size_limit: int, quantize: 
             discard(result.path)
         _emit(events, attempt, fit_text + ", within the gate")
     if chosen is None:
-        raise NoFitError(no_fit_message(size_limit, smallest.rung.label, smallest.bytes),
-                         fix=NO_FIT_FIX, tries=tries, smallest=smallest)
+        raise _no_fit(size_limit, predicted, tries)
     return LadderResult(chosen=chosen[0], prediction=chosen[1], tries=tries, perplexities=perplexities)
 
 
@@ -153,7 +155,6 @@ def _smallest_passing(model: ModelInfo, rungs: list[Rung], size_limit: int, quan
     order, and costs one evaluation (and the f16 file's) when the smallest one holds.
     """
     predictions = [(rung, predict(model, rung)) for rung in rungs]
-    smallest = min((p for _, p in predictions), key=lambda p: p.bytes)
     tries: list[QuantTry] = []
     fitting: list[tuple[Rung, Prediction, QuantTry]] = []
     for rung, prediction in predictions:
@@ -174,8 +175,7 @@ def _smallest_passing(model: ModelInfo, rungs: list[Rung], size_limit: int, quan
             fallback, rest = (result, prediction, attempt), fitting[index + 1:]
             break
     if fallback is None:
-        raise NoFitError(no_fit_message(size_limit, smallest.rung.label, smallest.bytes),
-                         fix=NO_FIT_FIX, tries=tries, smallest=smallest)
+        raise _no_fit(size_limit, [p for _, p in predictions], tries)
     baseline = fallback[2].perplexity
 
     def judge(result: QuantizeResult, attempt: QuantTry) -> list[str]:
@@ -183,9 +183,9 @@ def _smallest_passing(model: ModelInfo, rungs: list[Rung], size_limit: int, quan
         verdicts.append(verdict)
         attempt.scores = dict(verdict.scores)
         failures = list(verdict.failures)
-        ppl = attempt.perplexity
-        if gate is not None and baseline is not None and ppl is not None and ppl > baseline * (1 + gate):
-            failures.append(f"DM-turn perplexity {ppl:.3f} > {baseline:.3f} x {1 + gate:.2f}")
+        too_perplexed = _perplexity_failure(attempt.perplexity, baseline, gate)
+        if too_perplexed is not None:
+            failures.append(too_perplexed)
         attempt.gate_failures = failures
         return failures
 
@@ -220,6 +220,19 @@ def _smallest_passing(model: ModelInfo, rungs: list[Rung], size_limit: int, quan
         _emit(events, attempt, _fit_text(attempt, result) + ", within the gate (nothing smaller passed)")
     return LadderResult(chosen=result, prediction=prediction, tries=tries, perplexities=perplexities,
                         verdicts=verdicts)
+
+
+def _perplexity_failure(ppl: float | None, baseline: float | None, gate: float | None) -> str | None:
+    """Why ``ppl`` is outside the perplexity gate relative to ``baseline`` (None: within it, or not measured)."""
+    if gate is None or ppl is None or baseline is None or ppl <= baseline * (1 + gate):
+        return None
+    return f"DM-turn perplexity {ppl:.3f} > {baseline:.3f} x {1 + gate:.2f}"
+
+
+def _no_fit(size_limit: int, predicted: list[Prediction], tries: list[QuantTry]) -> NoFitError:
+    smallest = min(predicted, key=lambda p: p.bytes)
+    return NoFitError(no_fit_message(size_limit, smallest.rung.label, smallest.bytes), fix=NO_FIT_FIX, tries=tries,
+                      smallest=smallest)
 
 
 def _attempt(rung: Rung, prediction: Prediction, size_limit: int) -> QuantTry:
