@@ -30,7 +30,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -226,6 +225,8 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         activate_engine(select_engine("unsloth", load_in_4bit=False, dtype="auto", facts=probe_facts()))
     import torch
 
+    from dndtune.machine import peak_rss_bytes
+
     if args.threads:
         torch.set_num_threads(args.threads)
     data = json.loads((args.work / "data.json").read_text())
@@ -244,7 +245,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         "config": config, "dtype": dtype, "s_per_step": s_per_step, "cpu_s_per_step": cpu_per_step,
         "steps_timed": len(timed), "step_s": timed, "step_cpu_s": [cpu for _, cpu in times[args.warmup:]],
         "tokens_per_s": args.seq_len * args.batch_size / s_per_step,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
         "peak_vram_bytes": peak_vram, "first_loss": losses[0], "last_loss": losses[-1],
         "threads": torch.get_num_threads(), "wall_s": time.perf_counter() - started,
     }

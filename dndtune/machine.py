@@ -220,3 +220,21 @@ def _existing_parent(path: Path) -> Path:
     while not current.exists() and current != current.parent:
         current = current.parent
     return current
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process's own address space.
+
+    On Linux ``ru_maxrss`` survives fork + exec, so a child started by a process holding a torch
+    model would report the parent's size; ``VmHWM`` belongs to the address space exec created.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource  # not on Windows
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if platform.system() == "Darwin" else peak * 1024)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import ctypes
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from dndtune.machine import peak_rss_bytes
 from dndtune.models.llama_grammar import GrammarConstraint
 
 
@@ -207,7 +207,7 @@ def _kl(session: _Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def bench(request: dict[str, Any]) -> dict[str, Any]:
-    base_rss = _peak_rss()
+    base_rss = peak_rss_bytes()
     session = _Session(request["model"], int(request["n_ctx"]), int(request["n_threads"]))
     try:
         filler = session.llm.tokenize(b" The party walks down the torchlit corridor and the rogue checks for traps.",
@@ -229,27 +229,11 @@ def bench(request: dict[str, Any]) -> dict[str, Any]:
             "prompt_tps": len(prompt) / prompt_s,
             "gen_tokens": n_gen,
             "gen_tps": n_gen / gen_s,
-            "peak_rss_bytes": _peak_rss(),
+            "peak_rss_bytes": peak_rss_bytes(),
             "base_rss_bytes": base_rss,
         }
     finally:
         session.close()
-
-
-def _peak_rss() -> int:
-    """Peak resident memory of this process's own address space.
-
-    On Linux ``ru_maxrss`` survives fork + exec, so a worker started by a process holding a torch
-    model would report the parent's size; ``VmHWM`` belongs to the address space exec created.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 _TASKS = {"quantize": quantize, "probe": probe, "bench": bench}

@@ -21,21 +21,12 @@ def rss_now() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
-def peak_rss() -> int:
-    """This process's high-water mark. Not ``ru_maxrss``: on Linux it survives fork + exec, so a child
-    of a large test process would report its parent's size; VmHWM belongs to the new address space."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def main(args: dict[str, Any]) -> dict[str, int]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig
 
+    from dndtune.machine import peak_rss_bytes
     from dndtune.train.allocator import release_freed_memory
     from dndtune.train.loss import masked_lm_loss
 
@@ -75,7 +66,7 @@ def main(args: dict[str, Any]) -> dict[str, int]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         release_freed_memory()  # as the trainer does after every step
-    return {"baseline": baseline, "peak": peak_rss()}
+    return {"baseline": baseline, "peak": peak_rss_bytes()}
 
 
 if __name__ == "__main__":
