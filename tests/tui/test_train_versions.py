@@ -52,3 +52,19 @@ async def test_the_train_screen_says_first_then_unchanged_then_what_changed(tmp_
         await pilot.press("n")
         await wait_for(lambda: (out / "runs" / "v-v2" / "run.json").is_file() and not app.run_state.active, pilot)
     assert (out / "runs" / "v" / "run.json").is_file()
+
+
+async def test_a_version_answer_arriving_after_the_screen_is_taken_down_is_dropped(tmp_path: Path) -> None:
+    """The preview is worked out in a thread; the app may be quitting (its widgets gone) when it lands."""
+    from tui.screens.train import TrainScreen
+
+    project, _ = project_with(tmp_path)
+    app = build_app(project, screen="train", recipe="v")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: "first version" in version_text(app), pilot)
+        screen = app.screen
+        assert isinstance(screen, TrainScreen)
+        await screen.query_one("#train-version").remove()
+        screen._show_version("new version v-v2")  # no widget to write to: nothing happens, nothing raises
+        await pilot.pause()
+        assert not screen.query("#train-version")

@@ -85,8 +85,12 @@ class TrainScreen(LiveRunScreen):
         self.app.call_from_thread(self._show_version, preview)
 
     def _show_version(self, preview: VersionPreview | str) -> None:
-        if not self.dndtune.run_state.active:  # a run started meanwhile: its own log says which version
-            self.query_one("#train-version", Static).update(version_line(preview))
+        if self.dndtune.run_state.active:  # a run started meanwhile: its own log says which version
+            return
+        # The answer comes from a thread: the screen may have been taken down (the app quitting) while
+        # it hashed, so there may be no line left to update.
+        for line in self.query("#train-version").results(Static):
+            line.update(version_line(preview))
 
     def _show_recipe(self) -> None:
         recipe = self.dndtune.recipe
