@@ -101,7 +101,8 @@ def run_checks(runner: ModelRunner, runtime: str, *, roll_prompts: int = MAX_ROL
     checks = [CheckResult("load", True, f"loaded in {info.load_seconds or 0:.2f} s, "
                                         f"+{(info.rss_bytes or 0) / 1e6:.0f} MB resident")]
     checks.append(_template_check(runner))
-    settings = GenerationSettings(max_tokens=REPLY_TOKENS, grammar=roll_grammar(runner.profile, tools()))
+    settings = GenerationSettings(max_tokens=REPLY_TOKENS, grammar=roll_grammar(runner.profile, tools()),
+                                  repeatable=True)
     cases = [c for c in load_cases() if c.expect.call][:roll_prompts]
     good = stopped = 0
     speeds: list[float] = []

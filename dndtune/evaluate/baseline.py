@@ -37,8 +37,9 @@ from dndtune.paths import cache_dir
 STAGE = "evaluate"
 BASELINES_DIR = "baselines"
 BASE_LABEL = "base"
-CACHE_VERSION = 1
-"""Bumped when what a baseline report holds changes, so older cache files are not reused."""
+CACHE_VERSION = 2
+"""Bumped when what a baseline report holds, or how its replies are produced, changes, so older cache
+files are not reused (2: each reply from its own prompt alone, ``GenerationSettings.repeatable``)."""
 
 
 @dataclass(frozen=True)

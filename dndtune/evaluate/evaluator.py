@@ -101,7 +101,9 @@ def evaluate(runner: ModelRunner, examples: Sequence[EvalExample], *, options: E
     """Evaluate one model on ``examples`` and return its report (nothing is written)."""
     options = options or EvalOptions()
     events = events or NullSink()
-    settings = GenerationSettings(max_tokens=options.max_tokens)
+    # Each reply from its own prompt alone: the same file scores the same whatever else this
+    # evaluation runs between turns (perplexity scoring, the regression suite) or ran before.
+    settings = GenerationSettings(max_tokens=options.max_tokens, repeatable=True)
     turns = [t for example in examples for t in dm_turns(example)]
     if options.max_turns is not None:
         turns = turns[: options.max_turns]

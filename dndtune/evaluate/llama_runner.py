@@ -72,7 +72,7 @@ class LlamaCppRunner(TemplateRunner):
     """
 
     def __init__(self, gguf: Path, *, label: str | None = None, n_ctx: int | None = None,
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, n_batch: int = 512) -> None:
         # The bindings load a native library: only when a GGUF is really run.
         import llama_cpp
 
@@ -84,7 +84,7 @@ class LlamaCppRunner(TemplateRunner):
         try:
             # Typed loosely: the bindings' annotations are partial and this class is their one user here.
             self._llm: Any = constrained_llama(model_path=str(gguf), n_ctx=probe_ctx, n_threads=n_threads,
-                                               verbose=False, logits_all=False)
+                                               n_batch=n_batch, n_ubatch=n_batch, verbose=False, logits_all=False)
         except ValueError as exc:
             raise DndtuneError(f"llama.cpp cannot load this GGUF ({exc})", path=str(gguf),
                                fix="re-export it with `dndtune export`") from None
@@ -98,6 +98,8 @@ class LlamaCppRunner(TemplateRunner):
                                       eos_token=self._piece(self._llm.token_eos()))
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._grammars: dict[str, Any] = {}
+        self._aligned = 0
+        """How many leading cached tokens were decoded in whole n_batch chunks from position 0."""
         self._stop_ids = {self._llm.token_eos()}
         for token in self._profile.stop_tokens:
             ids = self._llm.tokenize(token.encode("utf-8"), add_bos=False, special=True)
@@ -151,6 +153,10 @@ class LlamaCppRunner(TemplateRunner):
             sampling = {"temp": settings.temperature, "top_k": 40, "top_p": 0.95, "min_p": 0.05}
         if settings.grammar is not None:
             sampling["grammar"] = self._grammar(settings.grammar)
+        if settings.repeatable:
+            self._keep_aligned_prefix(ids)
+        # Until the prompt is decoded whole (an error may cut it short), only the kept prefix is sure.
+        self._aligned = self._llm.n_tokens if settings.repeatable else 0
         reply: list[int] = []
         finish: Finish = "length"
         started = time.perf_counter()
@@ -167,9 +173,34 @@ class LlamaCppRunner(TemplateRunner):
             if len(reply) >= settings.max_tokens:
                 break
         ended = time.perf_counter()
+        if settings.repeatable:
+            # generate() decoded the prompt in n_batch chunks from the kept prefix, a chunk boundary:
+            # its whole chunks are what a fresh decode holds (a prefix reused from anywhere is not).
+            self._aligned = self._whole_batches(len(ids))
         text = self._llm.detokenize(reply, prev_tokens=ids, special=True).decode("utf-8", errors="replace")
         return Generation(text=text, tokens=len(reply), finish=finish, prompt_tokens=len(ids),
                           seconds=ended - started, decode_seconds=(ended - first) if first is not None else None)
+
+    def _whole_batches(self, tokens: int) -> int:
+        batch = int(self._llm.n_batch)
+        return tokens // batch * batch
+
+    def _keep_aligned_prefix(self, ids: list[int]) -> None:
+        """Leave in the cache only the prefix of ``ids`` that a fresh decode would compute bit for bit.
+
+        That is the longest common prefix with what the cache holds, cut down to the tokens held in
+        whole n_batch chunks decoded from position 0 (``self._aligned``) and to a chunk boundary, so
+        that generate() goes on in the same chunks a fresh decode uses.
+        """
+        held = self._llm.input_ids[: min(self._aligned, self._llm.n_tokens, len(ids) - 1)]
+        common = 0
+        for cached, wanted in zip(held, ids, strict=False):
+            if int(cached) != wanted:
+                break
+            common += 1
+        self._llm.n_tokens = self._whole_batches(common)
+        if self._llm.n_tokens == 0:
+            self._llm.reset()
 
     def score(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None) -> TurnScore | None:
         import numpy as np
@@ -191,6 +222,7 @@ class LlamaCppRunner(TemplateRunner):
                 break
             keep += 1
         self._llm.n_tokens = keep
+        self._aligned = min(self._aligned, keep)  # what follows is decoded in other batch shapes
         self._llm.eval(prompt_ids[keep:])
         nll = 0.0
         for index, token in enumerate(target_ids):

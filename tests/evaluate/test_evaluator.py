@@ -141,3 +141,11 @@ def test_replies_are_asked_for_under_the_roll_grammar_and_the_report_says_so() -
     report = evaluate(runner, EXAMPLES, options=EvalOptions(max_tokens=8, grammar=False,
                                                             regression_cases=load_cases()[:2]))
     assert {s.grammar for s in runner.settings} == {None} and report.grammar == "off"
+
+
+def test_every_reply_is_asked_for_from_its_own_prompt_alone() -> None:
+    """Held-out turns and the regression suite alike: no prefix carried over from what ran before, so
+    perplexity scoring between turns (or another evaluation before this one) cannot change a reply."""
+    runner = SettingsRecorder()
+    evaluate(runner, EXAMPLES, options=EvalOptions(max_tokens=8, regression_cases=load_cases()[:2]))
+    assert runner.settings and {s.repeatable for s in runner.settings} == {True}

@@ -68,6 +68,28 @@ def test_greedy_generation_is_deterministic_and_sampling_follows_the_seed(runner
     assert gguf.generate(messages, tools(), hot).text == gguf.generate(messages, tools(), hot).text
 
 
+def test_a_repeatable_reply_matches_a_freshly_loaded_model_whatever_ran_before(tiny: TinyModels) -> None:
+    """Batches of 32 tokens, so the kept prefix spans several whole batches and a partial one is redone."""
+    conversation = roll_conversation()
+    alone = GenerationSettings(max_tokens=8, repeatable=True)
+    fresh = LlamaCppRunner(tiny.gguf, n_batch=32)
+    try:
+        expected = [fresh.generate(conversation[:k], tools(), alone) for k in (2, 4)]
+    finally:
+        fresh.close()
+    used = LlamaCppRunner(tiny.gguf, n_batch=32)
+    try:
+        got = [used.generate(conversation[:2], tools(), alone)]
+        used.score(conversation, tools())  # the whole conversation into the cache, token by token
+        used.generate(conversation[:4], tools(), GenerationSettings(max_tokens=8))  # play's reuse of it
+        got.append(used.generate(conversation[:4], tools(), alone))
+        got.append(used.generate(conversation[:2], tools(), alone))  # a shorter prompt after a longer one
+    finally:
+        used.close()
+    assert got[1].prompt_tokens > 3 * 32
+    assert [(g.text, g.prompt_tokens) for g in got] == [(e.text, e.prompt_tokens) for e in (*expected, expected[0])]
+
+
 def test_open_runner_dispatches_and_rejects_other_paths(tiny: TinyModels, tmp_path: Path) -> None:
     runner = open_runner(tiny.gguf)
     assert isinstance(runner, LlamaCppRunner)
