@@ -185,22 +185,24 @@ class LlamaCppRunner(TemplateRunner):
         batch = int(self._llm.n_batch)
         return tokens // batch * batch
 
+    def _cached_prefix(self, ids: list[int], limit: int) -> int:
+        """How many leading tokens of ``ids`` the cache holds, looking at most ``limit`` tokens in."""
+        common = 0
+        for cached, wanted in zip(self._llm.input_ids[: min(limit, self._llm.n_tokens)], ids, strict=False):
+            if int(cached) != wanted:
+                break
+            common += 1
+        return common
+
     def _keep_aligned_prefix(self, ids: list[int]) -> None:
         """Leave in the cache only the prefix of ``ids`` that a fresh decode would compute bit for bit.
 
         That is the longest common prefix with what the cache holds, cut down to the tokens held in
         whole n_batch chunks decoded from position 0 (``self._aligned``) and to a chunk boundary, so
-        that generate() goes on in the same chunks a fresh decode uses.
+        that generate() goes on in the same chunks a fresh decode uses (with nothing kept, generate()
+        resets and decodes the prompt whole).
         """
-        held = self._llm.input_ids[: min(self._aligned, self._llm.n_tokens, len(ids) - 1)]
-        common = 0
-        for cached, wanted in zip(held, ids, strict=False):
-            if int(cached) != wanted:
-                break
-            common += 1
-        self._llm.n_tokens = self._whole_batches(common)
-        if self._llm.n_tokens == 0:
-            self._llm.reset()
+        self._llm.n_tokens = self._whole_batches(self._cached_prefix(ids, min(self._aligned, len(ids) - 1)))
 
     def score(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None) -> TurnScore | None:
         import numpy as np
@@ -215,12 +217,7 @@ class LlamaCppRunner(TemplateRunner):
         # Reuse the prompt already in the KV cache (generate() just processed it): rewind the
         # bindings' public token cursor to the shared prefix, keeping one token to re-evaluate
         # so the logits that predict the first target token are fresh.
-        cached = [int(t) for t in self._llm.input_ids[: self._llm.n_tokens]]
-        keep = 0
-        for a, b in zip(cached, prompt_ids[:-1], strict=False):
-            if a != b:
-                break
-            keep += 1
+        keep = self._cached_prefix(prompt_ids, len(prompt_ids) - 1)
         self._llm.n_tokens = keep
         self._aligned = min(self._aligned, keep)  # what follows is decoded in other batch shapes
         self._llm.eval(prompt_ids[keep:])
